@@ -1,0 +1,195 @@
+"""The written report as PDF (fpdf2, core Helvetica font), drawn from the view model of ``content``.
+
+The output is deterministic: the creation date is the signature time (else the end of the
+session), fpdf2 derives the file /ID from the content and that date, and no other metadata varies.
+Every page carries the patient banner (name and birth date) at the top and "Page n of N" below.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fpdf import FPDF, FontFace, XPos, YPos
+from fpdf import __version__ as _FPDF_VERSION
+
+from .. import __version__ as _FHIR_AT_VERSION
+from .content import build
+from .transliteration import ENCODING, to_pdf_text as _t
+
+__all__ = ["render_pdf"]
+
+_FONT = "Helvetica"
+_MARGIN = 15.0
+_LINE = 4.6           # line height of body text (mm)
+_BODY_PT = 9.5
+_TABLE_PT = 8.5
+_INK = (33, 37, 41)
+_MUTED = (100, 106, 112)
+_ACCENT = (31, 78, 121)
+_RULE = (170, 178, 186)
+_HEADING_FILL = (225, 232, 240)
+_GROUP_FILL = (243, 246, 249)
+_HEADINGS = FontFace(emphasis="BOLD", fill_color=_HEADING_FILL)
+_GROUP = FontFace(emphasis="BOLD", fill_color=_GROUP_FILL)
+
+
+class _ReportPDF(FPDF):
+    """Letter-size pages with the patient banner on top and the page number at the bottom."""
+
+    def __init__(self, banner: str, identifier: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="letter")
+        self._banner = _t(banner)
+        self._identifier = _t(identifier)
+        self.core_fonts_encoding = ENCODING
+        self.set_margins(_MARGIN, 16, _MARGIN)
+        self.set_auto_page_break(True, margin=16)
+
+    def header(self) -> None:
+        self.set_font(_FONT, "", 8)
+        self.set_text_color(*_MUTED)
+        self.set_y(7)
+        self.cell(self.epw / 2, 4, self._banner)
+        self.cell(self.epw / 2, 4, self._identifier, align="R")
+        self.set_draw_color(*_RULE)
+        self.line(self.l_margin, 11.5, self.w - self.r_margin, 11.5)
+        self.set_y(16)
+        self.set_text_color(*_INK)
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_font(_FONT, "", 8)
+        self.set_text_color(*_MUTED)
+        self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="C")
+        self.set_text_color(*_INK)
+
+
+def _heading(pdf: FPDF, text: str) -> None:
+    if pdf.will_page_break(22):  # keep a heading with the start of its section
+        pdf.add_page()
+    pdf.ln(2.5)
+    pdf.set_font(_FONT, "B", 11.5)
+    pdf.set_text_color(*_ACCENT)
+    pdf.set_draw_color(*_ACCENT)
+    pdf.cell(0, 6.5, _t(text), border="B", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*_INK)
+    pdf.ln(1.5)
+
+
+def _subheading(pdf: FPDF, text: str) -> None:
+    if pdf.will_page_break(16):
+        pdf.add_page()
+    pdf.ln(1)
+    pdf.set_font(_FONT, "B", 10)
+    pdf.multi_cell(0, 5.5, _t(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _fields(pdf: FPDF, rows: list[list[str]]) -> None:
+    """``Label: value`` lines; long values wrap to the current left margin."""
+    for label, value in rows:
+        pdf.set_x(pdf.l_margin)
+        pdf.set_font(_FONT, "B", _BODY_PT)
+        pdf.write(_LINE, _t(f"{label}: "))
+        pdf.set_font(_FONT, "", _BODY_PT)
+        pdf.write(_LINE, _t(value))
+        pdf.ln(_LINE)
+
+
+def _text(pdf: FPDF, text: str) -> None:
+    pdf.set_font(_FONT, "", _BODY_PT)
+    pdf.multi_cell(0, _LINE, _t(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _table(pdf: FPDF, block: dict) -> None:
+    columns = block["columns"]
+    widths = block["widths"]
+    pdf.set_font(_FONT, "", _TABLE_PT)
+    pdf.set_draw_color(*_RULE)
+    pdf.ln(0.5)
+    with pdf.table(
+        width=pdf.epw * sum(widths) / 100,
+        col_widths=widths,
+        align="LEFT",
+        text_align="LEFT",
+        v_align="TOP",
+        line_height=3.9,
+        padding=(0.9, 1.2),
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=_HEADINGS,
+    ) as table:
+        heading = table.row()
+        for column in columns:
+            heading.cell(_t(column))
+        for row in block["rows"]:
+            line = table.row()
+            if "group" in row:
+                line.cell(_t(row["group"]), colspan=len(columns), style=_GROUP)
+            else:
+                for cell in row["cells"]:
+                    line.cell(_t(cell))
+    pdf.ln(1.5)
+
+
+_BLOCKS = {
+    "fields": lambda pdf, block: _fields(pdf, block["rows"]),
+    "text": lambda pdf, block: _text(pdf, block["text"]),
+    "subheading": lambda pdf, block: _subheading(pdf, block["text"]),
+    "table": _table,
+}
+
+
+def _section(pdf: FPDF, section: dict) -> None:
+    _heading(pdf, section["heading"])
+    for block in section["blocks"]:
+        _BLOCKS[block["kind"]](pdf, block)
+
+
+def _header(pdf: FPDF, sections: list[dict]) -> None:
+    """The patient, encounter, clinician, organization, payer and session in two columns."""
+    gap = 8.0
+    column = (pdf.epw - gap) / 2
+    left, right = pdf.l_margin, pdf.r_margin
+    for i in range(0, len(sections), 2):
+        top = pdf.get_y()
+        bottom = top
+        for j, section in enumerate(sections[i:i + 2]):
+            x = left + j * (column + gap)
+            pdf.set_left_margin(x)
+            pdf.set_right_margin(pdf.w - x - column)
+            pdf.set_xy(x, top)
+            _section(pdf, section)
+            bottom = max(bottom, pdf.get_y())
+        pdf.set_left_margin(left)
+        pdf.set_right_margin(right)
+        pdf.set_xy(left, bottom)
+
+
+def _document(view: dict) -> _ReportPDF:
+    meta = view["metadata"]
+    pdf = _ReportPDF(view["banner"], view["identifier"])
+    pdf.set_title(_t(meta["title"]))
+    pdf.set_author(_t(meta["author"]))
+    pdf.set_subject(_t(meta["subject"]))
+    pdf.set_keywords(_t(meta["keywords"]))
+    pdf.set_creator(f"fhir-at {_FHIR_AT_VERSION}")
+    pdf.set_producer(f"fpdf2 {_FPDF_VERSION}")
+    pdf.set_lang("en-US")
+    pdf.set_creation_date(datetime.fromisoformat(meta["created"]))
+    pdf.add_page()
+    pdf.set_font(_FONT, "B", 16)
+    pdf.set_text_color(*_ACCENT)
+    pdf.multi_cell(0, 8, _t(view["title"]), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*_INK)
+    if view["document_type"]:
+        pdf.set_font(_FONT, "", 10)
+        pdf.set_text_color(*_MUTED)
+        pdf.cell(0, 5, _t(view["document_type"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_text_color(*_INK)
+    _header(pdf, view["header"])
+    for section in view["sections"]:
+        _section(pdf, section)
+    return pdf
+
+
+def render_pdf(assessment: dict) -> bytes:
+    """The written report of ``assessment`` as PDF bytes (identical for identical input)."""
+    return bytes(_document(build(assessment)).output())

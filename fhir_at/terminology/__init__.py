@@ -1,0 +1,1 @@
+"""Code systems, code tables and terminology look-ups."""
