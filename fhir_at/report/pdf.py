@@ -41,6 +41,7 @@ class _ReportPDF(FPDF):
         self._banner = _t(banner)
         self._identifier = _t(identifier)
         self.core_fonts_encoding = ENCODING
+        self.c_margin = 0  # text starts at the margins; table cells have their own padding
         self.set_margins(_MARGIN, 16, _MARGIN)
         self.set_auto_page_break(True, margin=16)
 
@@ -83,20 +84,66 @@ def _subheading(pdf: FPDF, text: str) -> None:
     pdf.multi_cell(0, 5.5, _t(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
+def _wrap(pdf: FPDF, text: str, first: float, width: float) -> list[str]:
+    """``text`` broken into lines at spaces: the first line ``first`` wide, the others ``width``.
+
+    Greedy and linear in the text: fpdf2's own line breaker (``write``/``multi_cell``) re-measures
+    the whole line at every character, which made it most of the time of a report.
+    """
+    measure = pdf.get_string_width
+    space = measure(" ")
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line, used = "", 0.0
+        available = first if not lines else width
+        for word in paragraph.split(" "):
+            size = measure(word)
+            if line and used + space + size > available:
+                lines.append(line)
+                line, used, available = "", 0.0, width
+            if line:
+                line, used = f"{line} {word}", used + space + size
+                continue
+            while size > available and len(word) > 1:  # a word longer than a line: split it
+                cut = len(word) - 1
+                while cut > 1 and measure(word[:cut]) > available:
+                    cut -= 1
+                lines.append(word[:cut])
+                word, available = word[cut:], width
+                size = measure(word)
+            line, used = word, size
+        lines.append(line)
+    return lines
+
+
+def _lines(pdf: FPDF, lines: list[str], indent: float = 0.0) -> None:
+    """One cell per line (the first after ``indent``), each starting a new line after it."""
+    for line in lines:
+        pdf.set_x(pdf.l_margin + indent)
+        pdf.cell(pdf.w - pdf.r_margin - pdf.get_x(), _LINE, line,
+                 new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        indent = 0.0
+
+
 def _fields(pdf: FPDF, rows: list[list[str]]) -> None:
-    """``Label: value`` lines; long values wrap to the current left margin."""
+    """``Label: value`` lines; a long value wraps back to the left margin."""
+    width = pdf.w - pdf.l_margin - pdf.r_margin
     for label, value in rows:
-        pdf.set_x(pdf.l_margin)
+        label = _t(f"{label}: ")
         pdf.set_font(_FONT, "B", _BODY_PT)
-        pdf.write(_LINE, _t(f"{label}: "))
+        label_width = pdf.get_string_width(label)
+        if pdf.will_page_break(_LINE):
+            pdf.add_page()
+        pdf.set_x(pdf.l_margin)
+        pdf.cell(label_width, _LINE, label)
         pdf.set_font(_FONT, "", _BODY_PT)
-        pdf.write(_LINE, _t(value))
-        pdf.ln(_LINE)
+        _lines(pdf, _wrap(pdf, _t(value), width - label_width, width), label_width)
 
 
 def _text(pdf: FPDF, text: str) -> None:
     pdf.set_font(_FONT, "", _BODY_PT)
-    pdf.multi_cell(0, _LINE, _t(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    _lines(pdf, _wrap(pdf, _t(text), width, width))
 
 
 def _table(pdf: FPDF, block: dict) -> None:

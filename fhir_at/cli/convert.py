@@ -1,0 +1,28 @@
+"""``fhir-at convert``: assessment JSON → FHIR R4 transaction Bundle."""
+
+from __future__ import annotations
+
+import click
+
+from .options import issues_format_option, output_option
+
+
+@click.command("convert")
+@click.argument("source", metavar="FILE|-")
+@output_option
+@click.option("--no-pdf", is_flag=True, help="Embed only the HTML report (faster); no PDF attachment.")
+@issues_format_option
+def command(source: str, output: str | None, no_pdf: bool, issues_format: str) -> None:
+    """Convert an assessment (JSON) into a FHIR R4 transaction Bundle."""
+    from .. import api
+    from ..errors import InputError
+    from .io import dumps, read_json, write_output
+    from .report import print_outcome
+
+    doc = read_json(source)
+    bundle, outcome = api.convert(doc, pdf=not no_pdf)
+    if bundle is None:
+        raise InputError(f"{source}: the assessment has {len(outcome.errors)} error(s); nothing written",
+                         outcome.issues)
+    print_outcome(outcome, issues_format, source=source)
+    write_output(dumps(bundle), output)

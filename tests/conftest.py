@@ -1,0 +1,37 @@
+"""Shared fixtures: examples, golden-file updating, the real FHIR test server."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fhir_server import fhir_server_url  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/golden/* from the current output")
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request) -> bool:
+    return request.config.getoption("--update-goldens")
+
+
+def load_example(name: str) -> dict:
+    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def seed() -> dict:
+    """The seed case (Duchenne muscular dystrophy, mobility devices), a fresh copy per test."""
+    return copy.deepcopy(_SEED)
+
+
+_SEED = load_example("duchenne-mobility.json")
