@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -12,6 +13,7 @@ __all__ = ["ToFhir", "derived_value", "NAMESPACE"]
 
 # Namespace of the uuid5 fullUrls: the same assessment always gives the same bundle.
 NAMESPACE = uuid.UUID("5b0c4a0e-6f8e-4c55-9d5e-97755a7a0001")
+_NS_BYTES = NAMESPACE.bytes
 
 
 def derived_value(root_value: str, suffix: str) -> str:
@@ -37,9 +39,17 @@ class ToFhir:
 
     @staticmethod
     def url_for(rtype: str, identifier: dict) -> str:
-        """The deterministic ``urn:uuid`` fullUrl of a resource with this business identifier."""
+        """The deterministic ``urn:uuid`` fullUrl of a resource with this business identifier.
+
+        It is RFC 4122 ``uuid5(NAMESPACE, "Type|system|value")``, computed without building
+        ``uuid.UUID`` objects (a hot path: one per entry).
+        """
         name = f"{rtype}|{identifier['system']}|{identifier['value']}"
-        return f"urn:uuid:{uuid.uuid5(NAMESPACE, name)}"
+        h = bytearray(hashlib.sha1(_NS_BYTES + name.encode("utf-8")).digest()[:16])
+        h[6] = (h[6] & 0x0F) | 0x50
+        h[8] = (h[8] & 0x3F) | 0x80
+        x = h.hex()
+        return f"urn:uuid:{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
     def add(self, key, resource: dict, identifier: dict) -> str:
         """Adds ``resource`` as a conditional create on ``identifier``; returns its fullUrl."""

@@ -5,8 +5,6 @@ the same assessment gives byte-identical output. Jinja2 and fpdf2 are imported o
 importing this package stays cheap.
 """
 
-from __future__ import annotations
-
 __all__ = ["render_html", "render_pdf"]
 
 

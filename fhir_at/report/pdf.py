@@ -23,6 +23,9 @@ _MARGIN = 15.0
 _LINE = 4.6           # line height of body text (mm)
 _BODY_PT = 9.5
 _TABLE_PT = 8.5
+_TABLE_LINE = 3.9     # line height in table cells (mm)
+_CELL_PADDING = (0.9, 1.2)  # top/bottom, left/right (mm)
+_ROW_LINES = 40       # most lines of a table row: a taller row would not fit on a page
 _INK = (33, 37, 41)
 _MUTED = (100, 106, 112)
 _ACCENT = (31, 78, 121)
@@ -93,6 +96,7 @@ def _wrap(pdf: FPDF, text: str, first: float, width: float) -> list[str]:
     measure = pdf.get_string_width
     space = measure(" ")
     lines: list[str] = []
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     for paragraph in text.split("\n"):
         line, used = "", 0.0
         available = first if not lines else width
@@ -146,20 +150,39 @@ def _text(pdf: FPDF, text: str) -> None:
     _lines(pdf, _wrap(pdf, _t(text), width, width))
 
 
+def _row_parts(pdf: FPDF, cells: list[str], inner_widths: list[float]) -> list[list[str]]:
+    """The cells of one row, split into several rows when it would not fit on one page.
+
+    fpdf2 refuses a table row taller than a page; such a row continues in the next rows instead,
+    each cell carrying the next ``_ROW_LINES`` of its own lines.
+    """
+    rough = max(pdf.get_string_width(c) / w + c.count("\n") for c, w in zip(cells, inner_widths))
+    if rough < _ROW_LINES / 2:
+        return [cells]
+    wrapped = [_wrap(pdf, c, w, w) for c, w in zip(cells, inner_widths)]
+    count = max(len(lines) for lines in wrapped)
+    return [
+        ["\n".join(lines[start:start + _ROW_LINES]) for lines in wrapped]
+        for start in range(0, count, _ROW_LINES)
+    ]
+
+
 def _table(pdf: FPDF, block: dict) -> None:
     columns = block["columns"]
     widths = block["widths"]
+    width = pdf.epw * sum(widths) / 100
+    inner_widths = [width * w / sum(widths) - 2 * _CELL_PADDING[1] for w in widths]
     pdf.set_font(_FONT, "", _TABLE_PT)
     pdf.set_draw_color(*_RULE)
     pdf.ln(0.5)
     with pdf.table(
-        width=pdf.epw * sum(widths) / 100,
+        width=width,
         col_widths=widths,
         align="LEFT",
         text_align="LEFT",
         v_align="TOP",
-        line_height=3.9,
-        padding=(0.9, 1.2),
+        line_height=_TABLE_LINE,
+        padding=_CELL_PADDING,
         borders_layout="HORIZONTAL_LINES",
         headings_style=_HEADINGS,
     ) as table:
@@ -167,12 +190,13 @@ def _table(pdf: FPDF, block: dict) -> None:
         for column in columns:
             heading.cell(_t(column))
         for row in block["rows"]:
-            line = table.row()
             if "group" in row:
-                line.cell(_t(row["group"]), colspan=len(columns), style=_GROUP)
-            else:
-                for cell in row["cells"]:
-                    line.cell(_t(cell))
+                table.row().cell(_t(row["group"]), colspan=len(columns), style=_GROUP)
+                continue
+            for part in _row_parts(pdf, [_t(c) for c in row["cells"]], inner_widths):
+                line = table.row()
+                for cell in part:
+                    line.cell(cell)
     pdf.ln(1.5)
 
 

@@ -1,9 +1,10 @@
 """Text for the PDF core fonts, which can only show the Windows-1252 (WinAnsi) repertoire.
 
 Characters of that repertoire (Latin-1 plus the typographic punctuation – — ‘ ’ “ ” • … €) pass
-unchanged; others are transliterated (NFKD with combining marks stripped: ``Ż`` → ``Z``, a few
-letters without a decomposition: ``Ł`` → ``L``, punctuation: ``−`` → ``-``), invisible format
-characters are dropped and anything else becomes ``?``. The HTML report keeps the original text.
+unchanged, after NFC composition; others are transliterated: NFKD with combining marks stripped
+(``Ż`` → ``Z``), a few letters without a decomposition (``Ł`` → ``L``) and punctuation
+(``−`` → ``-``). Invisible format characters are dropped and anything else becomes ``?``.
+The HTML report keeps the original text.
 """
 
 from __future__ import annotations
@@ -55,4 +56,5 @@ def to_pdf_text(text: str) -> str:
     """``text`` restricted to what the PDF core fonts can show (see the module docstring)."""
     if _encodable(text):
         return text
+    text = unicodedata.normalize("NFC", text)  # e + combining acute -> é, which the font has
     return "".join(ch if _encodable(ch) else _char(ch) for ch in text)

@@ -113,9 +113,7 @@ def catalog() -> Catalog:
     for table in measures_doc["tables"]:
         system = systems.BY_NAME[table["system"]]
         for row in table["measures"]:
-            value = {**table.get("value", {}), **row.get("value", {})}
-            if "value" in row and "units" not in row["value"] and row["value"].get("type") != "quantity":
-                value.pop("units", None)
+            value = row.get("value") or table["value"]  # a row's value replaces the table's
             m = Measure(
                 key=row["key"], system=system, code=str(row.get("code", row["key"])),
                 display=row["display"], domain=row["domain"], kind=row.get("kind", table["kind"]),
