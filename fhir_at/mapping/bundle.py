@@ -17,7 +17,7 @@ __all__ = ["to_bundle", "index_resources", "from_index"]
 
 def to_bundle(a: dict, *, pdf: bool = True) -> dict:
     """The transaction Bundle of a *checked* assessment (see ``fhir_at.model.checks``)."""
-    ctx = ToFhir(a, catalog())
+    ctx = ToFhir(a, catalog(), period=procedure.session_period(a["session"]))
     patient.to_fhir(a, ctx)
     practitioner.to_fhir(a["clinician"], "clinician", ctx)
     organization.to_fhir(a["organization"], "organization", ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -14,6 +15,7 @@ __all__ = ["ToFhir", "derived_value", "NAMESPACE"]
 # Namespace of the uuid5 fullUrls: the same assessment always gives the same bundle.
 NAMESPACE = uuid.UUID("5b0c4a0e-6f8e-4c55-9d5e-97755a7a0001")
 _NS_BYTES = NAMESPACE.bytes
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9:/|._~-]")
 
 
 def derived_value(root_value: str, suffix: str) -> str:
@@ -29,6 +31,7 @@ class ToFhir:
     cat: Catalog
     entries: list = field(default_factory=list)
     refs: dict = field(default_factory=dict)
+    period: dict = field(default_factory=dict)  # the session as a FHIR Period, set once
 
     @property
     def root(self) -> dict:
@@ -57,7 +60,9 @@ class ToFhir:
             return self.refs[key]
         rtype = resource["resourceType"]
         full_url = self.url_for(rtype, identifier)
-        criteria = quote(f"{identifier['system']}|{identifier['value']}", safe=":/|")
+        criteria = f"{identifier['system']}|{identifier['value']}"
+        if _NEEDS_QUOTING.search(criteria):
+            criteria = quote(criteria, safe=":/|")
         self.entries.append({
             "fullUrl": full_url,
             "resource": resource,

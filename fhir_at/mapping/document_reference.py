@@ -7,7 +7,6 @@ import hashlib
 
 from ..model.datatypes import coding, concept
 from ..terminology import systems
-from .procedure import session_period
 
 CLINICAL_NOTE = concept(coding(systems.US_CORE_DOCREF_CATEGORY, "clinical-note", "Clinical Note"))
 
@@ -33,7 +32,7 @@ def to_fhir(a: dict, ctx, *, pdf: bool = True) -> None:
 
     doc_type = ctx.cat.document_types[report_type_key(a, ctx.cat)]
     signature = a.get("signature")
-    period = session_period(a["session"])
+    period = ctx.period
     created = signature["signedAt"] if signature else period["end"]
     title = f"Assistive technology assessment {a['session']['date']}"
     ident = ctx.derived("report")
@@ -62,7 +61,7 @@ def to_fhir(a: dict, ctx, *, pdf: bool = True) -> None:
     res["content"] = content
     res["context"] = {
         "encounter": [ctx.ref("encounter")],
-        "period": period,
+        "period": dict(period),
         "related": [ctx.ref("procedure")],
     }
     ctx.add("report", res, ident)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..model.datatypes import coding, concept, quantity
 from ..terminology import systems
-from .procedure import session_period
 
 
 def _base(ctx, profile: str, categories: list, code: dict, ident: dict) -> dict:
@@ -18,7 +17,7 @@ def _base(ctx, profile: str, categories: list, code: dict, ident: dict) -> dict:
         "code": code,
         "subject": ctx.ref("patient"),
         "encounter": ctx.ref("encounter"),
-        "effectiveDateTime": session_period(ctx.a["session"])["start"],
+        "effectiveDateTime": ctx.period["start"],
         "performer": [ctx.ref("clinician")],
     }
 

@@ -35,7 +35,7 @@ def to_fhir(a: dict, ctx) -> None:
         "code": concept(coding(systems.CPT, *CPT_97755), text="Assistive technology assessment"),
         "subject": ctx.ref("patient"),
         "encounter": ctx.ref("encounter"),
-        "performedPeriod": session_period(session),
+        "performedPeriod": dict(ctx.period),
         "performer": [{
             "function": concept(coding(discipline.system, discipline.code, discipline.display)),
             "actor": ctx.ref("clinician"),

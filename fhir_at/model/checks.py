@@ -158,10 +158,29 @@ _KIND_FOR_TYPE = {"quantity": "quantity", "coded": "code", "integer": "integer",
                   "boolean": "boolean", "text": "text"}
 
 
+def _value_fits(spec, value: dict, kind: str, cat: Catalog) -> bool:
+    if kind == "quantity":
+        number = value["quantity"]
+        return value.get("unit") in spec.units and (spec.min is None or number >= spec.min) \
+            and (spec.max is None or number <= spec.max)
+    if "unit" in value:
+        return False
+    if kind == "code":
+        return value["code"] in cat.answers[spec.answers]
+    if kind == "integer":
+        number = value["integer"]
+        return (spec.min is None or number >= spec.min) and (spec.max is None or number <= spec.max)
+    return True
+
+
 def check_measures(doc: dict, cat: Catalog) -> Iterator[Issue]:
     for i, m in enumerate(doc.get("measures", ())):
-        path = ROOT / "measures" / i
         spec = cat.measures.get(m["key"])
+        value = m["value"]
+        kind = _value_kind(value)
+        if spec is not None and kind == _KIND_FOR_TYPE[spec.value_type] and _value_fits(spec, value, kind, cat):
+            continue  # the common case, checked without building paths
+        path = ROOT / "measures" / i
         if spec is None:
             close = difflib.get_close_matches(m["key"], cat.measures, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else " (see mappings/measures.yaml)"

@@ -26,11 +26,28 @@ def schema() -> dict:
     return orjson.loads(schema_file().read_bytes())
 
 
+def _inline(node, defs: dict):
+    """The schema with every local ``$ref`` replaced by its definition (the schema has no cycles).
+
+    fastjsonschema turns each ``$ref`` into a function call whose error-path argument is formatted
+    eagerly for every array item; inlined definitions cost nothing until an error is raised.
+    """
+    if isinstance(node, dict):
+        if "$ref" in node and node["$ref"].startswith("#/$defs/"):
+            target = _inline(defs[node["$ref"][len("#/$defs/"):]], defs)
+            return {**target, **{k: _inline(v, defs) for k, v in node.items() if k != "$ref"}}
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
 @cache
 def _fast():
     import fastjsonschema
 
-    return fastjsonschema.compile(schema())
+    doc = schema()
+    return fastjsonschema.compile(_inline(doc, doc.get("$defs", {})), detailed_exceptions=False)
 
 
 @cache
