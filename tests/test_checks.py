@@ -205,3 +205,20 @@ def test_convert_refuses_invalid_input(seed):
     seed["diagnoses"][0]["code"] = "G71.0"
     bundle, outcome = api.convert(seed, pdf=False)
     assert bundle is None and not outcome.ok
+
+
+@pytest.mark.parametrize("where", ["signature", "period-start", "period-end"])
+def test_impossible_date_times_are_issues_not_crashes(seed, where):
+    if where == "signature":
+        seed["signature"]["signedAt"], path = "2026-02-30T10:00:00Z", "$.signature.signedAt"
+    elif where == "period-start":
+        seed["encounter"]["period"] = {"start": "2026-11-31T09:00:00Z"}
+        path = "$.encounter.period.start"
+    else:
+        seed["encounter"]["period"]["end"], path = "2026-11-31T09:00:00Z", "$.encounter.period.end"
+    assert only(seed, "TIME_INVALID_DATE")[0][1] == path
+
+
+def test_referrer_with_the_clinicians_npi_and_another_name(seed):
+    seed["referral"]["referrer"]["npi"] = seed["clinician"]["npi"]
+    assert only(seed, "NPI_CONFLICT")[0][1] == "$.referral.referrer.name"

@@ -6,6 +6,7 @@ import copy
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import types
@@ -49,6 +50,15 @@ def minimal() -> dict:
         "diagnoses": [{"code": "R26.2", "role": "primary"}],
         "report": {"narrative": "Home visit; no device recommended at this time."},
     }
+
+
+def test_the_minimal_assessment_is_valid():
+    import jsonschema
+
+    from fhir_at._data import schema_file
+
+    schema = json.loads(schema_file().read_text(encoding="utf-8"))
+    assert not list(jsonschema.Draft202012Validator(schema).iter_errors(minimal()))
 
 
 def pdf_pages(data: bytes) -> list[str]:
@@ -214,7 +224,8 @@ def test_html_has_the_same_content(example):
                    "<td>G71.01</td><td>Duchenne or Becker muscular dystrophy</td>",
                    "<td>Grip strength (dynamometer)</td><td>11.5 kg</td>",
                    "<td>Seat width</td><td>16 in</td>",
-                   "Electronically signed by Grace Okafor, OTR/L, ATP on 2026-11-02 16:45 (UTC-05:00)"]:
+                   "Electronically signed by Grace Okafor, OTR/L, ATP on 2026-11-02 16:45 "
+                   "(UTC-05:00)"]:
         assert phrase in html
 
 
@@ -231,11 +242,14 @@ def test_html_escapes_text(example):
 def test_non_latin1_text_is_transliterated_in_pdf_and_kept_in_html(example):
     assessment = copy.deepcopy(example)
     assessment["patient"]["name"] = {"family": "Żółć", "given": ["Łukasz"]}
+    assessment["clinician"]["name"] = {"family": "Ørsted-Łęcka", "given": ["Grace"]}
     assessment["history"] = "Plays power-chair football ⚽🏆 − twice a week; says “дякую”."
     pdf = render_pdf(assessment)
     pages = pdf_pages(pdf)
     assert all(page.startswith("Lukasz Zólc, DOB 1998-03-14") for page in pages)
     assert "Name: Lukasz Zólc" in pages[0]
+    assert "Name: Grace Ørsted-Lecka, OTR/L, ATP" in pages[0]
+    assert PdfReader(io.BytesIO(pdf)).metadata.author == "Grace Ørsted-Łęcka, OTR/L, ATP"
     assert "Plays power-chair football ?? - twice a week; says “?????”." in " ".join(pages)
     html = render_html(assessment)
     assert "Łukasz Żółć" in html
@@ -291,3 +305,43 @@ def test_absent_optional_header_fields_are_not_invented():
                        ["Identifier", "X-1 (urn:oid:2.16.840.1.113883.3.9999.2)"]]
     organization = build(assessment)["header"][3]["blocks"][0]["rows"]
     assert organization == [["Name", "Lakeside Outpatient Rehabilitation"]]
+
+
+def test_optional_parts_of_a_recommendation_are_left_out(example):
+    assessment = copy.deepcopy(example)
+    assessment["recommendations"] = [{
+        "description": "Reacher",
+        "justification": "Cannot reach the floor.",
+        "specifications": [{"name": "Folding", "value": True},
+                           {"name": "Length", "value": 32.0, "unit": "[in_i]"}],
+    }]
+    assessment["deviceTrials"] = [
+        {"device": {"description": "Reacher, 32 in"}, "outcome": "partially-successful"},
+    ]
+    view = build(assessment)
+    recommendations = next(s for s in view["sections"] if s["key"] == "recommendations")
+    assert recommendations["blocks"] == [
+        {"kind": "subheading", "text": "1. Reacher"},
+        {"kind": "table", "columns": ["Specification", "Value"], "widths": [30, 40],
+         "rows": [{"cells": ["Folding", "Yes"]}, {"cells": ["Length", "32 in"]}]},
+        {"kind": "fields", "rows": [["Justification", "Cannot reach the floor."]]},
+    ]
+    trials = next(s for s in view["sections"] if s["key"] == "trials")
+    assert trials["blocks"][0]["rows"] == [
+        {"cells": ["Reacher, 32 in", "", "Partially successful trial", ""]},
+    ]
+    text = pdf_text(render_pdf(assessment))
+    assert ("1. Reacher Specification Value Folding Yes Length 32 in "
+            "Justification: Cannot reach the floor.") in text
+    assert "HCPCS:" not in text
+
+
+def test_a_row_taller_than_a_page_continues_on_the_next_rows(example):
+    assessment = copy.deepcopy(example)
+    note = " ".join(f"word{i}" for i in range(1500))
+    assessment["measures"] = [
+        {"key": "grip-strength", "value": {"quantity": 11.5, "unit": "kg"}, "note": note},
+    ]
+    pages = pdf_pages(render_pdf(assessment))
+    assert len(pages) > 3
+    assert re.findall(r"word\d+", " ".join(pages)) == note.split()  # all of it, in order

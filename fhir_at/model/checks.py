@@ -55,6 +55,13 @@ def _date(value: str, path: Path) -> tuple[date | None, Issue | None]:
         return None, issue(Msg.TIME_INVALID_DATE, f"{value!r} is not a calendar date", path)
 
 
+def _instant(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def check_npis(doc: dict) -> Iterator[Issue]:
     places = [(("clinician", "npi"), doc["clinician"].get("npi")),
               (("organization", "npi"), doc["organization"].get("npi")),
@@ -63,6 +70,11 @@ def check_npis(doc: dict) -> Iterator[Issue]:
         if npi and not npi_is_valid(npi):
             yield issue(Msg.NPI_CHECK_DIGIT,
                         f"NPI {npi} fails its Luhn check digit (with prefix 80840)", Path.of(parts))
+    referrer = doc.get("referral", {}).get("referrer")
+    if referrer and referrer["npi"] == doc["clinician"]["npi"] and referrer["name"] != doc["clinician"]["name"]:
+        yield issue(Msg.NPI_CONFLICT,
+                    "the referrer has the clinician's NPI but another name; one NPI is one practitioner",
+                    ROOT / "referral" / "referrer" / "name")
 
 
 def check_times(doc: dict) -> Iterator[Issue]:
@@ -84,13 +96,14 @@ def check_times(doc: dict) -> Iterator[Issue]:
                         f"{minutes} minutes ({session['startTime']}-{session['endTime']})",
                         ROOT / "session" / "timedMinutes")
     period = doc["encounter"].get("period")
-    if period and period.get("end"):
-        try:
-            p_start = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
-            p_end = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
-        except ValueError as exc:
-            yield issue(Msg.TIME_INVALID_DATE, str(exc), ROOT / "encounter" / "period")
-        else:
+    if period:
+        p_start = _instant(period["start"])
+        p_end = _instant(period["end"]) if "end" in period else None
+        for key, value in (("start", p_start), ("end", p_end)):
+            if key in period and value is None:
+                yield issue(Msg.TIME_INVALID_DATE, f"{period[key]!r} is not a calendar date-time",
+                            ROOT / "encounter" / "period" / key)
+        if p_start and p_end:
             if p_end < p_start:
                 yield issue(Msg.TIME_END_BEFORE_START,
                             f"encounter period ends ({period['end']}) before it starts ({period['start']})",
@@ -114,9 +127,12 @@ def check_times(doc: dict) -> Iterator[Issue]:
                 yield issue(Msg.ONSET_AFTER_SESSION,
                             f"{label} {value} is after the assessment date {session['date']}", path)
     sig = doc.get("signature")
-    if sig and end > start:
-        signed = datetime.fromisoformat(sig["signedAt"].replace("Z", "+00:00"))
-        if signed < start:
+    if sig:
+        signed = _instant(sig["signedAt"])
+        if signed is None:
+            yield issue(Msg.TIME_INVALID_DATE, f"{sig['signedAt']!r} is not a calendar date-time",
+                        ROOT / "signature" / "signedAt")
+        elif end > start and signed < start:
             yield issue(Msg.SIGNED_BEFORE_SESSION,
                         f"the report is signed ({sig['signedAt']}) before the session starts",
                         ROOT / "signature" / "signedAt")

@@ -7,7 +7,8 @@ Nothing is invented: an absent optional field becomes ``NOT_AVAILABLE`` or is le
 
 Shape::
 
-    {"title", "document_type", "identifier", "banner",
+    {"title", "document_type", "identifier",
+     "banner": {"name", "suffix"},   # page banner: patient name (or Patient/<id>) + ", DOB <date>"
      "metadata": {"title", "author", "subject", "keywords", "created"},   # created: ISO dateTime
      "header": [section, ...],      # patient, encounter, clinician, organization, payer, session
      "sections": [section, ...]}    # referral ... signature, in report order
@@ -105,12 +106,15 @@ def _offset(offset: str) -> str:
 
 
 def _split_datetime(value: str) -> tuple[str, str, str]:
-    """``2026-11-02T16:45:00-05:00`` -> (``2026-11-02``, ``16:45``, ``-05:00``); seconds kept if set."""
+    """``2026-11-02T16:45:00-05:00`` -> (``2026-11-02``, ``16:45``, ``-05:00``).
+
+    Seconds are kept when they are not zero.
+    """
     date, rest = value.split("T", 1)
     offset = "Z" if rest.endswith("Z") else rest[-6:]
     clock = rest[:-1] if offset == "Z" else rest[:-6]
-    if clock.endswith(":00"):
-        clock = clock[:-3]
+    if len(clock) == 8 and clock.endswith(":00"):
+        clock = clock[:5]
     return date, clock, offset
 
 
@@ -157,7 +161,9 @@ def _text(text: str | None) -> dict:
 
 
 def _section(key: str, heading: str, *blocks: dict) -> dict:
-    return {"key": key, "heading": heading, "blocks": list(blocks)}
+    """A section of the blocks that hold something (a fields block of absent values is left out)."""
+    return {"key": key, "heading": heading,
+            "blocks": [b for b in blocks if b["kind"] != "fields" or b["rows"]]}
 
 
 def _person_with_credentials(clinician: dict) -> str:
@@ -182,10 +188,12 @@ def _patient(patient: dict) -> dict:
     return _section("patient", "Patient", _fields(*rows))
 
 
-def _banner(patient: dict) -> str:
+def _banner(patient: dict) -> dict:
+    """Who the report is about, for the top of every page: name (or reference) and birth date."""
     if "fhirId" in patient:
-        return f"Patient/{patient['fhirId']}"
-    return f"{_name(patient.get('name'))}, DOB {_or_na(patient.get('birthDate'))}"
+        return {"name": f"Patient/{patient['fhirId']}", "suffix": ""}
+    birth_date = _or_na(patient.get("birthDate"))
+    return {"name": _name(patient.get("name")), "suffix": f", DOB {birth_date}"}
 
 
 def _encounter(encounter: dict) -> dict:
@@ -225,7 +233,8 @@ def _session(session: dict) -> dict:
     minutes = session["timedMinutes"]
     return _section("session", "Session", _fields(
         ("Date", session["date"]),
-        ("Time", f"{session['startTime']}–{session['endTime']} ({_offset(session['utcOffset'])})"),
+        ("Time", f"{session['startTime']}–{session['endTime']} "
+                 f"({_offset(session['utcOffset'])})"),
         ("Timed minutes", str(minutes)),
         ("97755 units (8-minute rule)", str(timed_units(minutes))),
     ))

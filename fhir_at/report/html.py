@@ -1,4 +1,4 @@
-"""The written report as a standalone HTML page (Jinja2, autoescaped), from the view model of ``content``."""
+"""The written report as a standalone HTML page (Jinja2, autoescaped) from the content view model."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ _BODY_PT = 9.5
 _TABLE_PT = 8.5
 _TABLE_LINE = 3.9     # line height in table cells (mm)
 _CELL_PADDING = (0.9, 1.2)  # top/bottom, left/right (mm)
-_ROW_LINES = 40       # most lines of a table row: a taller row would not fit on a page
+_ROW_LINES = 50       # most lines of a table row: a taller row would not fit on a page
 _INK = (33, 37, 41)
 _MUTED = (100, 106, 112)
 _ACCENT = (31, 78, 121)
@@ -39,9 +39,9 @@ _GROUP = FontFace(emphasis="BOLD", fill_color=_GROUP_FILL)
 class _ReportPDF(FPDF):
     """Letter-size pages with the patient banner on top and the page number at the bottom."""
 
-    def __init__(self, banner: str, identifier: str) -> None:
+    def __init__(self, banner: dict, identifier: str) -> None:
         super().__init__(orientation="portrait", unit="mm", format="letter")
-        self._banner = _t(banner)
+        self._banner = (_t(banner["name"]), _t(banner["suffix"]))
         self._identifier = _t(identifier)
         self.core_fonts_encoding = ENCODING
         self.c_margin = 0  # text starts at the margins; table cells have their own padding
@@ -52,8 +52,11 @@ class _ReportPDF(FPDF):
         self.set_font(_FONT, "", 8)
         self.set_text_color(*_MUTED)
         self.set_y(7)
-        self.cell(self.epw / 2, 4, self._banner)
-        self.cell(self.epw / 2, 4, self._identifier, align="R")
+        id_width = self.get_string_width(self._identifier) + 4
+        name, suffix = self._banner
+        name = _fit(self, name, self.epw - id_width - self.get_string_width(suffix))
+        self.cell(self.epw - id_width, 4, name + suffix)
+        self.cell(id_width, 4, self._identifier, align="R")
         self.set_draw_color(*_RULE)
         self.line(self.l_margin, 11.5, self.w - self.r_margin, 11.5)
         self.set_y(16)
@@ -65,6 +68,20 @@ class _ReportPDF(FPDF):
         self.set_text_color(*_MUTED)
         self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="C")
         self.set_text_color(*_INK)
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """``text`` cut to ``width`` with an ellipsis (for the one-line page banner only)."""
+    width = max(width, 20.0)
+    if pdf.get_string_width(text) <= width:
+        return text
+    width -= pdf.get_string_width("...")
+    used = 0.0
+    for end, char in enumerate(text):
+        used += pdf.get_string_width(char)
+        if used > width:
+            return text[:end].rstrip() + "..."
+    return text
 
 
 def _heading(pdf: FPDF, text: str) -> None:
@@ -108,13 +125,16 @@ def _wrap(pdf: FPDF, text: str, first: float, width: float) -> list[str]:
             if line:
                 line, used = f"{line} {word}", used + space + size
                 continue
-            while size > available and len(word) > 1:  # a word longer than a line: split it
-                cut = len(word) - 1
-                while cut > 1 and measure(word[:cut]) > available:
-                    cut -= 1
-                lines.append(word[:cut])
-                word, available = word[cut:], width
-                size = measure(word)
+            if size > available:  # a word longer than a line: split it between characters
+                piece, used = "", 0.0
+                for char in word:
+                    char_size = measure(char)
+                    if piece and used + char_size > available:
+                        lines.append(piece)
+                        piece, used, available = "", 0.0, width
+                    piece, used = piece + char, used + char_size
+                line = piece
+                continue
             line, used = word, size
         lines.append(line)
     return lines
@@ -237,10 +257,10 @@ def _header(pdf: FPDF, sections: list[dict]) -> None:
 def _document(view: dict) -> _ReportPDF:
     meta = view["metadata"]
     pdf = _ReportPDF(view["banner"], view["identifier"])
-    pdf.set_title(_t(meta["title"]))
-    pdf.set_author(_t(meta["author"]))
-    pdf.set_subject(_t(meta["subject"]))
-    pdf.set_keywords(_t(meta["keywords"]))
+    pdf.set_title(meta["title"])  # metadata strings are not font text: fpdf2 writes UTF-16
+    pdf.set_author(meta["author"])
+    pdf.set_subject(meta["subject"])
+    pdf.set_keywords(meta["keywords"])
     pdf.set_creator(f"fhir-at {_FHIR_AT_VERSION}")
     pdf.set_producer(f"fpdf2 {_FPDF_VERSION}")
     pdf.set_lang("en-US")

@@ -24,7 +24,6 @@ CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
-DIAGNOSIS_ROLE = "http://terminology.hl7.org/CodeSystem/diagnosis-role"
 US_CORE_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category"
 US_CORE_DOCREF_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 
@@ -44,8 +43,6 @@ CS_TRIAL_OUTCOME = _CS + "at-device-trial-outcome"
 
 EXT_TIMED_MINUTES = _SD + "timed-minutes"
 EXT_LATERALITY = _SD + "laterality"
-EXT_DIAGNOSIS_ROLE = _SD + "diagnosis-role"
-EXT_CREDENTIAL = _SD + "credential"
 
 PROFILE_PATIENT = _SD + "at-patient"
 PROFILE_PRACTITIONER = _SD + "at-practitioner"
