@@ -345,3 +345,29 @@ def test_a_row_taller_than_a_page_continues_on_the_next_rows(example):
     pages = pdf_pages(render_pdf(assessment))
     assert len(pages) > 3
     assert re.findall(r"word\d+", " ".join(pages)) == note.split()  # all of it, in order
+
+
+def test_findings_columns_empty_in_every_row_are_left_out(example):
+    assessment = copy.deepcopy(example)
+    assessment["measures"] = [
+        {"key": "body-weight", "value": {"quantity": 68.2, "unit": "kg"}},
+        {"key": "uses-wheelchair", "value": {"boolean": False}, "note": "Walks indoors"},
+        {"key": "berg-balance-total", "value": {"integer": 31}},
+        {"key": "walk-150ft", "value": {"absent": "asked-declined"}},
+    ]
+    findings = next(s for s in build(assessment)["sections"] if s["key"] == "findings")
+    table = findings["blocks"][0]
+    assert table["columns"] == ["Measure", "Result", "Note"]
+    assert sum(table["widths"]) == pytest.approx(100, abs=0.05)
+    assert [row.get("cells", row.get("group")) for row in table["rows"]] == [
+        "Anthropometrics", ["Body weight", "68.2 kg", ""],
+        "Wheelchair mobility",
+        ["Does the patient use a wheelchair or scooter during 3 day assessment period "
+         "[CMS Assessment]", "No", "Walks indoors"],
+        "Standardized tests", ["Berg Balance Scale total score", "31", ""],
+        "Ambulation",
+        ["Walk 150 feet - functional ability during 3 day assessment period [CMS Assessment]",
+         "Not available (Asked But Declined)", ""],
+    ]
+    text = pdf_text(render_pdf(assessment))
+    assert "Measure Result Note Anthropometrics Body weight 68.2 kg" in text

@@ -17,7 +17,7 @@ Shape::
     block   = {"kind": "fields", "rows": [[label, value], ...]}
             | {"kind": "text", "text": str}
             | {"kind": "subheading", "text": str}
-            | {"kind": "table", "columns": [str, ...], "widths": [number, ...],
+            | {"kind": "table", "columns": [str, ...], "widths": [number, ...],  # % of text width
                "rows": [{"cells": [str, ...]} | {"group": str}, ...]}
 """
 
@@ -310,15 +310,38 @@ def _findings(measures: list[dict] | None) -> dict:
             item.get("method", ""),
             item.get("note", ""),
         ]})
-    rows: list[dict] = []
-    for domain, domain_rows in by_domain.items():
-        group = _DOMAIN_HEADINGS.get(domain) or domain.replace("-", " ").capitalize() or "Other"
-        rows.append({"group": group})
-        rows.extend(domain_rows)
-    return _section("findings", heading, {
+    return _section("findings", heading, _without_empty_columns({
         "kind": "table", "columns": ["Measure", "Result", "Side / body site", "Method", "Note"],
-        "widths": [34, 21, 14, 17, 14], "rows": rows,
-    })
+        "widths": [34, 21, 14, 17, 14],
+        "rows": [
+            row
+            for domain, domain_rows in by_domain.items()
+            for row in ({"group": _domain_heading(domain)}, *domain_rows)
+        ],
+    }, keep=2))
+
+
+def _domain_heading(domain: str) -> str:
+    return _DOMAIN_HEADINGS.get(domain) or domain.replace("-", " ").capitalize() or "Other"
+
+
+def _without_empty_columns(table: dict, keep: int) -> dict:
+    """``table`` without the columns after the first ``keep`` that are empty in every row; the
+    widths of the others are scaled back to the table's total."""
+    cells = [row["cells"] for row in table["rows"] if "cells" in row]
+    kept = [j for j in range(len(table["columns"]))
+            if j < keep or any(row[j] for row in cells)]
+    if len(kept) == len(table["columns"]):
+        return table
+    total = sum(table["widths"])
+    scale = total / sum(table["widths"][j] for j in kept)
+    return {
+        **table,
+        "columns": [table["columns"][j] for j in kept],
+        "widths": [round(table["widths"][j] * scale, 2) for j in kept],
+        "rows": [row if "group" in row else {"cells": [row["cells"][j] for j in kept]}
+                 for row in table["rows"]],
+    }
 
 
 def _trials(trials: list[dict] | None) -> dict:
