@@ -104,3 +104,11 @@ def test_emitted_systems_are_known(seed):
     patient_and_business = {seed["identifier"]["system"], seed["patient"]["identifiers"][0]["system"],
                             seed["encounter"]["identifier"]["system"], seed["referral"]["identifier"]["system"]}
     assert found - known <= patient_and_business
+
+
+def test_every_domain_has_a_heading_and_every_quantity_unit_reads_well():
+    cat = catalog()
+    assert {m.domain for m in cat.measures.values()} <= set(cat.domains)
+    units = {u for m in cat.measures.values() for u in m.units}
+    plain = {"kg", "cm", "m", "s", "m/s"}  # read as themselves
+    assert units - plain - {"{score}"} <= set(cat.unit_displays)

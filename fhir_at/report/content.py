@@ -33,36 +33,6 @@ TITLE = "Assistive Technology Assessment (CPT 97755)"
 NOT_AVAILABLE = "Not available"
 NOT_SIGNED = "Not signed"
 
-# Headings of the measure domains of mappings/measures.yaml (which names domains by key only).
-_DOMAIN_HEADINGS = {
-    "bed-mobility": "Bed mobility",
-    "transfers": "Transfers",
-    "ambulation": "Ambulation",
-    "wheelchair-mobility": "Wheelchair mobility",
-    "self-care": "Self-care",
-    "goals": "Functional goals",
-    "skin": "Skin",
-    "range-of-motion": "Range of motion",
-    "strength": "Strength",
-    "seating-positioning": "Seating and positioning",
-    "anthropometrics": "Anthropometrics",
-    "standardized": "Standardized tests",
-    "cognition": "Cognition",
-    "sensory": "Sensory",
-    "environment": "Environment",
-    "equipment": "Equipment",
-}
-
-# How the UCUM codes allowed by mappings/measures.yaml read in a report: (symbol, space before it).
-_UCUM_DISPLAY = {
-    "deg": ("°", False),
-    "%": ("%", False),
-    "[in_i]": ("in", True),
-    "[ft_i]": ("ft", True),
-    "[lb_av]": ("lb", True),
-}
-
-
 # --- small formatters -------------------------------------------------------------------------
 
 def _display(table: str, key: str) -> str:
@@ -88,7 +58,7 @@ def _quantity(value: int | float, unit: str | None) -> str:
         return number
     if unit.startswith("{") and unit.endswith("}"):  # UCUM annotation, e.g. {score}: no unit
         return number
-    symbol, spaced = _UCUM_DISPLAY.get(unit, (unit, True))
+    symbol, spaced = catalog().unit_displays.get(unit, (unit, True))
     return f"{number} {symbol}" if spaced else f"{number}{symbol}"
 
 
@@ -322,7 +292,7 @@ def _findings(measures: list[dict] | None) -> dict:
 
 
 def _domain_heading(domain: str) -> str:
-    return _DOMAIN_HEADINGS.get(domain) or domain.replace("-", " ").capitalize() or "Other"
+    return catalog().domains.get(domain) or domain.replace("-", " ").capitalize() or "Other"
 
 
 def _without_empty_columns(table: dict, keep: int) -> dict:

@@ -54,6 +54,8 @@ class Catalog:
     document_types_by_code: dict[str, Concept]
     default_document_type: dict[str, str]
     concepts: dict[str, dict[str, Concept]]          # table -> key -> concept
+    domains: dict[str, str]                          # measure domain -> heading, in report order
+    unit_displays: dict[str, tuple[str, bool]]       # UCUM code -> (symbol, space before it)
     concepts_by_code: dict[str, dict[tuple[str, str], Concept]]
 
     def concept(self, table: str, key: str) -> Concept:
@@ -139,6 +141,8 @@ def catalog() -> Catalog:
         document_types_by_code={c.code: c for c in document_types.values()},
         default_document_type=dict(docs["default-by-discipline"]),
         concepts=concepts,
+        domains=dict(measures_doc["domains"]),
+        unit_displays={u: (d["symbol"], d["spaced"]) for u, d in measures_doc["unit-displays"].items()},
         concepts_by_code={
             t: {(c.system, c.code): c for c in rows.values()} for t, rows in concepts.items()
         },
