@@ -26,3 +26,9 @@ def command(source: str, output: str | None, no_pdf: bool, issues_format: str) -
                          outcome.issues)
     print_outcome(outcome, issues_format, source=source)
     write_output(dumps(bundle), output)
+    if output and output != "-":
+        from collections import Counter
+
+        counts = Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+        summary = ", ".join(f"{n} {t}" for t, n in counts.items())
+        click.echo(f"wrote {output}: transaction Bundle of {len(bundle['entry'])} entries ({summary})", err=True)

@@ -33,3 +33,6 @@ def command(source: str, output: str | None, all_: bool, issues_format: str) -> 
         raise InputError(f"{source}: {len(outcome.errors)} error(s); nothing written", outcome.issues)
     print_outcome(outcome, issues_format, source=source)
     write_output(dumps(result), output)
+    if output and output != "-":
+        n = len(result) if all_ else 1
+        click.echo(f"wrote {output}: {n} assessment{'s' if n != 1 else ''}", err=True)

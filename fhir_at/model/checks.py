@@ -16,7 +16,8 @@ from ..terminology import icd10cm
 from ..terminology.catalog import Catalog, catalog
 from .schema import iter_schema_issues
 
-__all__ = ["iter_issues", "npi_is_valid", "session_bounds", "full_time"]
+__all__ = ["iter_issues", "npi_is_valid", "session_bounds", "full_time", "check_npis", "check_times",
+           "check_diagnoses", "check_measures", "check_devices", "check_report"]
 
 ROOT = Path()
 
