@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from ..terminology.catalog import Catalog
 
-__all__ = ["ToFhir", "derived_value", "NAMESPACE"]
+__all__ = ["ToFhir", "derived_value", "given_identifier", "NAMESPACE"]
 
 # Namespace of the uuid5 fullUrls: the same assessment always gives the same bundle.
 NAMESPACE = uuid.UUID("5b0c4a0e-6f8e-4c55-9d5e-97755a7a0001")
@@ -21,6 +21,17 @@ _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9:/|._~-]")
 def derived_value(root_value: str, suffix: str) -> str:
     """The business identifier value of a resource derived from the assessment's identifier."""
     return f"{root_value}/{suffix}"
+
+
+def given_identifier(res: dict, root: dict, suffix: str) -> dict | None:
+    """The resource's own business identifier, or None when it only has the one fhir-at derived
+    from the assessment's (``<root value>/<suffix>``)."""
+    for ident in res.get("identifier") or []:
+        if ident.get("system") == root["system"] and ident.get("value") == derived_value(root["value"], suffix):
+            return None
+        if ident.get("system") and ident.get("value"):
+            return {"system": ident["system"], "value": ident["value"]}
+    return None
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..model.datatypes import coding, concept
 from ..terminology import systems
+from .context import given_identifier
 
 CPT_97755 = ("97755", "Assistive technology assess")  # code, CMS short descriptor
 
@@ -34,12 +35,9 @@ def to_fhir(a: dict, ctx) -> None:
 def from_fhir(res: dict, root: dict, cat) -> tuple[dict, list[str]]:
     out: dict = {}
     problems: list[str] = []
-    for ident in res.get("identifier") or []:
-        if ident.get("system") == root["system"] and ident.get("value") == f"{root['value']}/encounter":
-            break
-        if ident.get("system") and ident.get("value"):
-            out["identifier"] = {"system": ident["system"], "value": ident["value"]}
-            break
+    ident = given_identifier(res, root, "encounter")
+    if ident:
+        out["identifier"] = ident
     setting = cat.concept_key("encounter-settings", (res.get("serviceType") or {}).get("coding", [{}])[0]) \
         if (res.get("serviceType") or {}).get("coding") else None
     if setting is None:

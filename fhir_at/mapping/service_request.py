@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..model.datatypes import coding, concept
 from ..terminology import systems
+from .context import given_identifier
 from . import practitioner
 from .encounter import CPT_97755
 
@@ -32,12 +33,9 @@ def to_fhir(a: dict, ctx) -> None:
 
 def from_fhir(res: dict, requester: dict | None, root: dict) -> dict:
     out: dict = {}
-    for ident in res.get("identifier") or []:
-        if ident.get("system") == root["system"] and ident.get("value") == f"{root['value']}/referral":
-            break
-        if ident.get("system") and ident.get("value"):
-            out["identifier"] = {"system": ident["system"], "value": ident["value"]}
-            break
+    ident = given_identifier(res, root, "referral")
+    if ident:
+        out["identifier"] = ident
     if res.get("authoredOn"):
         out["date"] = res["authoredOn"][:10]
     reasons = [r["text"] for r in res.get("reasonCode") or [] if r.get("text")]
