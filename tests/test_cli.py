@@ -150,3 +150,19 @@ def test_console_script_has_no_traceback_and_starts_fast(tmp_path):
     heavy = {"jsonschema", "fastjsonschema", "fpdf", "jinja2", "simple_icd_10_cm", "yaml", "requests"}
     imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines()}
     assert not heavy & imported
+
+
+def test_output_file_mode_is_kept_or_follows_umask(tmp_path, capsys):
+    import os
+    import stat
+
+    new = tmp_path / "new.json"
+    assert run(capsys, "convert", SEED, "--no-pdf", "-o", str(new))[0] == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~umask
+    old = tmp_path / "old.json"
+    old.write_text("x")
+    old.chmod(0o600)
+    assert run(capsys, "convert", SEED, "--no-pdf", "-o", str(old))[0] == 0
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600

@@ -75,6 +75,16 @@ def dumps(obj) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
 
 
+def _mode_for(dest: FsPath) -> int:
+    """The replaced file's mode, or what a plain ``open(..., "w")`` would give (0666 & ~umask)."""
+    try:
+        return dest.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_output(data: bytes, target: str | None) -> None:
     """Writes to ``target`` (or stdout) so that a reader never sees a half-written file."""
     if target is None or target == "-":
@@ -89,6 +99,7 @@ def write_output(data: bytes, target: str | None) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, _mode_for(dest))
         os.replace(tmp, dest)
     except OSError as exc:
         FsPath(tmp).unlink(missing_ok=True)
