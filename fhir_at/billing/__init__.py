@@ -1,0 +1,1 @@
+"""Billing rules for 97755: units, modifiers, NCCI, documentation."""
