@@ -11,21 +11,57 @@ from .issues import Issue, Outcome, Path
 __all__ = ["check_assessment", "convert", "extract", "extract_all"]
 
 
-def check_assessment(doc) -> Outcome:
-    """Every problem of an assessment document (schema, codes, units, times)."""
+def check_assessment(doc, billing=None) -> Outcome:
+    """Every problem of an assessment document (schema, codes, units, times) and, with a
+    :class:`fhir_at.billing.checks.ClaimContext`, of its coding and documentation for billing."""
     from .model.checks import iter_issues
 
-    return Outcome.of(iter_issues(doc))
+    outcome = Outcome.of(iter_issues(doc))
+    if billing is not None and outcome.ok:
+        from .billing.checks import iter_billing_issues
+
+        outcome = outcome + Outcome.of(iter_billing_issues(doc, billing))
+    return outcome
 
 
-def convert(doc, *, pdf: bool = True) -> tuple[dict | None, Outcome]:
-    """Assessment → FHIR R4 transaction Bundle. The bundle is None when the input has errors."""
-    outcome = check_assessment(doc)
-    if not outcome.ok:
-        return None, outcome
+def convert(doc, *, pdf: bool = True, billing=None, claim: bool = False) -> tuple[dict | None, Outcome]:
+    """Assessment → FHIR R4 transaction Bundle. The bundle is None when the input has errors.
+
+    The billing checks run too (``billing``: a ClaimContext; the default one when omitted). Without
+    ``claim`` their errors are reported as warnings — the clinical record is still worth sending;
+    with ``claim`` a professional Claim is added and billing errors stop the conversion.
+    """
+    from .billing.checks import ClaimContext, claim_lines, date_of_service, iter_billing_issues
     from .mapping.bundle import to_bundle
 
-    return to_bundle(doc, pdf=pdf), outcome
+    content = check_assessment(doc)
+    if not content.ok:
+        return None, content
+    billing = billing or ClaimContext()
+    found = Outcome.of(iter_billing_issues(doc, billing))
+    if not claim:
+        return to_bundle(doc, pdf=pdf), content + Outcome.of(_demoted(i) for i in found)
+    if "payer" not in doc:
+        from .messages import Msg, issue
+
+        found = found + Outcome.of([issue(Msg.CLAIM_NO_PAYER, "a claim needs the assessment's payer",
+                                          Path() / "payer")])
+    if not found.ok:
+        return None, content + found
+    bundle = to_bundle(doc, pdf=pdf, claim_lines=claim_lines(doc, billing),
+                       date_of_service=date_of_service(doc, billing).isoformat())
+    return bundle, content + found
+
+
+def _demoted(i: Issue) -> Issue:
+    """A billing error shown as a warning (the clinical bundle is written anyway)."""
+    from dataclasses import replace
+
+    from .issues import Severity
+
+    if i.severity.rank <= Severity.ERROR.rank:
+        return replace(i, severity=Severity.WARNING, message=f"not billable as is: {i.message}")
+    return i
 
 
 def extract_all(doc, origin: str = "") -> list[tuple[dict | None, Outcome]]:

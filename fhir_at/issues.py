@@ -50,6 +50,7 @@ class Source(str, Enum):
     INPUT = "input"
     MAPPER = "mapper"
     VALIDATOR = "validator"
+    BILLING = "billing"
     CLIENT = "client"
     SERVICE = "service"
 

@@ -25,7 +25,7 @@ def test_convert_writes_the_bundle(tmp_path, capsys):
     out = tmp_path / "bundle.json"
     code, stdout, err = run(capsys, "convert", SEED, "-o", str(out))
     assert code == 0 and stdout == ""
-    assert err.startswith(f"wrote {out}: transaction Bundle of 38 entries (1 Patient, 2 Practitioner, ")
+    assert f"wrote {out}: transaction Bundle of 38 entries (1 Patient, 2 Practitioner, " in err
     bundle = json.loads(out.read_text())
     assert bundle["type"] == "transaction" and len(bundle["entry"]) == 38
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
@@ -74,7 +74,7 @@ def test_issues_as_operation_outcome(capsys):
 
 
 def test_check_ok(capsys):
-    code, _, err = run(capsys, "check", SEED)
+    code, _, err = run(capsys, "check", SEED, "--modifier", "GO")
     assert code == 0 and "ok" in err
 
 
@@ -166,3 +166,54 @@ def test_output_file_mode_is_kept_or_follows_umask(tmp_path, capsys):
     old.chmod(0o600)
     assert run(capsys, "convert", SEED, "--no-pdf", "-o", str(old))[0] == 0
     assert stat.S_IMODE(old.stat().st_mode) == 0o600
+
+
+# --- billing options ------------------------------------------------------------------------------
+
+NCCI_DIR = str(EXAMPLES.parent / "tests" / "data" / "ncci" / "quarter")
+
+
+def test_check_reports_billing_with_sources(capsys):
+    code, _, err = run(capsys, "check", SEED, "--modifier", "GO", "--ncci", NCCI_DIR)
+    assert code == 1  # 4 units exceed the (fictitious) MUE of 3
+    assert "NCCI_MUE_EXCEEDED" in err and "[source: CMS NCCI Medically Unlikely Edits" in err
+    code, _, err = run(capsys, "check", SEED, "--modifier", "GO")
+    assert code == 0 and "ok (0 errors" in err
+
+
+def test_check_without_billing(capsys):
+    code, _, err = run(capsys, "check", SEED, "--no-billing")
+    assert code == 0 and "ok (0 errors, 0 warnings, 0 information)" in err
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--payer", "Kaiser"], "unknown payer 'Kaiser'; known payers: Medicare, Aetna"),
+    (["--date-of-service", "11/02/2026"], "'11/02/2026' is not a date YYYY-MM-DD"),
+    (["--other-service", "97542-20"], "expected CODE:MINUTES[:MOD+MOD]"),
+    (["--other-service", "97165:30"], "97165 (Ot eval low complex 30 min) is not a 15-minute timed code"),
+    (["--other-service", "99999:30"], "99999 is not among the verified CPT codes"),
+    (["--modifier", "G"], "'G' is not a modifier"),
+])
+def test_bad_billing_options_are_usage_errors(capsys, argv, text):
+    code, _, err = run(capsys, "check", SEED, *argv)
+    assert code == 2 and text in err
+
+
+def test_bad_ncci_file_is_a_configuration_error(capsys):
+    bad = str(EXAMPLES.parent / "tests" / "data" / "ncci" / "broken" / "ptp-bad-date.txt")
+    code, _, err = run(capsys, "check", SEED, "--ncci", bad)
+    assert code == 3 and "line" in err
+
+
+def test_convert_with_claim(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    code, _, err = run(capsys, "convert", SEED, "--no-pdf", "--claim", "--modifier", "GO", "-o", str(out))
+    assert code == 0, err
+    assert "1 Claim" in err
+    code, _, err = run(capsys, "convert", SEED, "--no-pdf", "--claim", "-o", str(tmp_path / "c.json"))
+    assert code == 1 and "THERAPY_MODIFIER_MISSING" in err and not (tmp_path / "c.json").exists()
+
+
+def test_convert_shows_billing_problems_as_warnings(tmp_path, capsys):
+    code, _, err = run(capsys, "convert", SEED, "--no-pdf", "-o", str(tmp_path / "b.json"))
+    assert code == 0 and "warning: $: not billable as is: Medicare requires the therapy modifier GO" in err

@@ -14,7 +14,7 @@ from fhir_at.terminology import systems
 from fhir_at.terminology.catalog import catalog
 from tests.conftest import ROOT, SHARED
 
-MAPPINGS = sorted((ROOT / "mappings").glob("*.yaml"))
+MAPPINGS = sorted(p for p in (ROOT / "mappings").glob("*.yaml") if p.name != "billing.yaml")
 
 
 @pytest.mark.parametrize("path", MAPPINGS, ids=lambda p: p.name)
@@ -24,6 +24,18 @@ def test_mapping_file_matches_schema(path):
     jsonschema.Draft202012Validator(schema).validate(doc)
     for table in doc["tables"]:
         assert table["system"] in systems.BY_NAME
+
+
+def test_billing_rules_match_their_schema_and_refer_to_known_things():
+    schema = json.loads((ROOT / "mappings" / "_billing.schema.json").read_text())
+    doc = yaml.safe_load((ROOT / "mappings" / "billing.yaml").read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    for rule in doc["rules"]:
+        assert rule["source"] in doc["sources"], rule["id"]
+        assert rule["payers"] == "all" or set(rule["payers"]) <= set(doc["payers"]), rule["id"]
+    for t in doc["therapy-thresholds"]:
+        assert t["source"] in doc["sources"]
+    assert set(doc["rehab-power-mobility"]) <= set(catalog().devices)
 
 
 def test_schema_rejects_a_broken_table():
@@ -67,6 +79,9 @@ def test_devices_and_loinc_codes_are_the_verified_ones():
     cat = catalog()
     for code, concept in cat.devices.items():
         assert verified_hcpcs.get(code) == concept.display, code
+    verified_cpt = {e["code"]: e["cms_short_descriptor"] for e in ref["cpt"]}
+    for code, concept in cat.procedures.items():
+        assert verified_cpt.get(code) == concept.display, code
     verified_loinc = {e["code"] for e in ref["loinc"]}
     used = {m.code for m in cat.measures.values() if m.system == systems.LOINC}
     used |= {c.code for c in cat.document_types.values()}

@@ -19,7 +19,7 @@ import fhir_at.report
 from fhir_at.report import render_html, render_pdf
 from fhir_at.report.content import build
 from fhir_at.report.transliteration import to_pdf_text
-from fhir_at.report.units import timed_units
+from fhir_at.billing.units import timed_units
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "duchenne-mobility.json"

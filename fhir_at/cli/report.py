@@ -19,3 +19,15 @@ def print_outcome(outcome: Outcome, fmt: str = "text", *, source: str = "") -> N
     prefix = f"{source}: " if source else ""
     for i in outcome.issues:
         print(prefix + str(i), file=sys.stderr)
+
+
+def summary(outcome: Outcome) -> str:
+    """``2 errors, 1 warning, 3 information``."""
+    from collections import Counter
+
+    counts = Counter(i.severity.value for i in outcome.issues)
+    errors = counts["error"] + counts["fatal"]
+    parts = [f"{errors} error{'s' if errors != 1 else ''}",
+             f"{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}",
+             f"{counts['information']} information"]
+    return ", ".join(parts)

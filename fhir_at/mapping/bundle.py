@@ -7,7 +7,7 @@ from ..messages import Msg, issue
 from ..model.schema import SCHEMA_VERSION
 from ..terminology import systems
 from ..terminology.catalog import catalog
-from . import (condition, coverage, device_request, document_reference, encounter, observation,
+from . import (claim, condition, coverage, device_request, document_reference, encounter, observation,
                organization, patient, practitioner, procedure, service_request)
 from .context import ToFhir
 from .index import ResourceIndex
@@ -15,8 +15,9 @@ from .index import ResourceIndex
 __all__ = ["to_bundle", "index_resources", "from_index"]
 
 
-def to_bundle(a: dict, *, pdf: bool = True) -> dict:
-    """The transaction Bundle of a *checked* assessment (see ``fhir_at.model.checks``)."""
+def to_bundle(a: dict, *, pdf: bool = True, claim_lines=None, date_of_service: str | None = None) -> dict:
+    """The transaction Bundle of a *checked* assessment (see ``fhir_at.model.checks``); with
+    ``claim_lines`` (billing line items, 97755 first) a professional Claim is added."""
     ctx = ToFhir(a, catalog(), period=procedure.session_period(a["session"]))
     patient.to_fhir(a, ctx)
     practitioner.to_fhir(a["clinician"], "clinician", ctx)
@@ -30,6 +31,8 @@ def to_bundle(a: dict, *, pdf: bool = True) -> dict:
     observation.trials_to_fhir(a, ctx)
     device_request.to_fhir(a, ctx)
     document_reference.to_fhir(a, ctx, pdf=pdf)
+    if claim_lines:
+        claim.to_fhir(a, ctx, claim_lines, date_of_service or a["session"]["date"])
     return {
         "resourceType": "Bundle",
         "meta": {"profile": [systems.PROFILE_BUNDLE]},

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..terminology.catalog import catalog
 from ..terminology.icd10cm import lookup
-from .units import timed_units
+from ..billing.units import timed_units
 
 __all__ = ["TITLE", "NOT_AVAILABLE", "NOT_SIGNED", "build"]
 

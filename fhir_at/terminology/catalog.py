@@ -8,7 +8,7 @@ from typing import Any
 
 from . import systems
 
-__all__ = ["Concept", "Measure", "Catalog", "catalog"]
+__all__ = ["Concept", "Measure", "Catalog", "catalog", "load_mapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,7 @@ class Catalog:
     answers: dict[str, dict[str, Concept]]           # set -> answer code -> concept (FHIR code)
     answers_by_code: dict[tuple[str, str], tuple[str, str]]  # (system, fhir code) -> (set, answer)
     devices: dict[str, Concept]
+    procedures: dict[str, Concept]                   # CPT codes of the workflow (extra: timed)
     document_types: dict[str, Concept]
     document_types_by_code: dict[str, Concept]
     default_document_type: dict[str, str]
@@ -66,7 +67,8 @@ class Catalog:
         return c.key if c else None
 
 
-def _load_yaml(name: str) -> dict:
+def load_mapping(name: str) -> dict:
+    """A file of ``mappings/`` parsed (YAML, with the C loader when available)."""
     import yaml
 
     from .._data import mapping_file
@@ -89,7 +91,7 @@ def _concept_table(table: dict) -> dict[str, Concept]:
 
 @cache
 def catalog() -> Catalog:
-    measures_doc = _load_yaml("measures.yaml")
+    measures_doc = load_mapping("measures.yaml")
     kinds = {}
     kind_by_profile = {}
     for name, spec in measures_doc["kinds"].items():
@@ -125,10 +127,11 @@ def catalog() -> Catalog:
             measures[m.key] = m
     measures_by_code = {(m.system, m.code): m for m in measures.values()}
 
-    devices = _concept_table(_load_yaml("devices.yaml")["tables"][0])
-    docs = _load_yaml("documents.yaml")
+    devices = _concept_table(load_mapping("devices.yaml")["tables"][0])
+    procedures = _concept_table(load_mapping("procedures.yaml")["tables"][0])
+    docs = load_mapping("documents.yaml")
     document_types = _concept_table(docs["tables"][0])
-    concepts = {t["name"]: _concept_table(t) for t in _load_yaml("concepts.yaml")["tables"]}
+    concepts = {t["name"]: _concept_table(t) for t in load_mapping("concepts.yaml")["tables"]}
     return Catalog(
         measures=measures,
         measures_by_code=measures_by_code,
@@ -137,6 +140,7 @@ def catalog() -> Catalog:
         answers=answers,
         answers_by_code=answers_by_code,
         devices=devices,
+        procedures=procedures,
         document_types=document_types,
         document_types_by_code={c.code: c for c in document_types.values()},
         default_document_type=dict(docs["default-by-discipline"]),

@@ -24,6 +24,8 @@ CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
+PROCESS_PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 US_CORE_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category"
 US_CORE_DOCREF_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 
@@ -58,6 +60,7 @@ PROFILE_OBS_JUDGEMENT = _SD + "at-clinical-judgement"
 PROFILE_OBS_DEVICE_TRIAL = _SD + "at-device-trial"
 PROFILE_DEVICE_REQUEST = _SD + "at-device-recommendation"
 PROFILE_DOCUMENT_REFERENCE = _SD + "at-assessment-report"
+PROFILE_CLAIM = _SD + "at-claim"
 PROFILE_BUNDLE = _SD + "at-assessment-bundle"
 
 # Names by which the declarative tables in mappings/ refer to a system.
@@ -96,5 +99,6 @@ PROFILES: dict[str, str] = {
     "at-device-trial": PROFILE_OBS_DEVICE_TRIAL,
     "at-device-recommendation": PROFILE_DEVICE_REQUEST,
     "at-assessment-report": PROFILE_DOCUMENT_REFERENCE,
+    "at-claim": PROFILE_CLAIM,
     "at-assessment-bundle": PROFILE_BUNDLE,
 }
