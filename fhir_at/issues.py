@@ -101,6 +101,8 @@ class Issue:
     expression: str | None = None
     line: int | None = None
     column: int | None = None
+    # Where the rule behind the issue comes from (document and section or URL), when it has one.
+    citation: str | None = None
 
     @property
     def location(self) -> str:
@@ -117,6 +119,8 @@ class Issue:
         if self.line is not None:
             out["line"] = self.line
             out["column"] = self.column
+        if self.citation:
+            out["source"] = self.citation
         return out
 
     def __str__(self) -> str:
@@ -177,6 +181,8 @@ class Outcome:
                 "details": {"text": i.message},
                 "expression": [i.location],
             }
+            if i.citation:
+                entry["diagnostics"] = f"source: {i.citation}"
             out.append(entry)
         return {"resourceType": "OperationOutcome", "issue": out}
 

@@ -40,7 +40,10 @@ def test_every_rule_has_a_source_and_every_rule_used_exists():
 
 def test_sources_are_cited_in_each_issue(seed):
     issue = find(seed, "UNITS_INFO", **MEDICARE_OT)
-    assert "[source: CMS IOM 100-04, Medicare Claims Processing Manual, chapter 5, section 20.2" in issue.message
+    assert issue.citation.startswith("CMS IOM 100-04, Medicare Claims Processing Manual, chapter 5, section 20.2")
+    oo = api.check_assessment(seed, ClaimContext(**MEDICARE_OT)).to_operation_outcome()
+    units = next(i for i in oo["issue"] if i["extension"][0]["valueString"] == "UNITS_INFO")
+    assert units["diagnostics"].startswith("source: CMS IOM 100-04")
 
 
 def test_payers_of_the_seed_are_known():

@@ -174,9 +174,10 @@ NCCI_DIR = str(EXAMPLES.parent / "tests" / "data" / "ncci" / "quarter")
 
 
 def test_check_reports_billing_with_sources(capsys):
-    code, _, err = run(capsys, "check", SEED, "--modifier", "GO", "--ncci", NCCI_DIR)
+    code, _, err = run(capsys, "check", SEED, "--modifier", "GO", "--ncci", NCCI_DIR, "--sources")
     assert code == 1  # 4 units exceed the (fictitious) MUE of 3
-    assert "NCCI_MUE_EXCEEDED" in err and "[source: CMS NCCI Medically Unlikely Edits" in err
+    assert "error: --ncci: 4 units of 97755 exceed its MUE of 3 per day" in err
+    assert "    source: CMS NCCI Medically Unlikely Edits" in err
     code, _, err = run(capsys, "check", SEED, "--modifier", "GO")
     assert code == 0 and "ok (0 errors" in err
 
@@ -216,4 +217,4 @@ def test_convert_with_claim(tmp_path, capsys):
 
 def test_convert_shows_billing_problems_as_warnings(tmp_path, capsys):
     code, _, err = run(capsys, "convert", SEED, "--no-pdf", "-o", str(tmp_path / "b.json"))
-    assert code == 0 and "warning: $: not billable as is: Medicare requires the therapy modifier GO" in err
+    assert code == 0 and "warning: --modifier: not billable as is: Medicare requires the therapy modifier GO" in err

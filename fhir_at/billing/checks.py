@@ -21,6 +21,15 @@ __all__ = ["TimedService", "ClaimContext", "LineItem", "resolve_payer", "date_of
 
 CPT_CODE = "97755"
 ROOT = Path()
+# Rules about what is billed (not about the assessment) point at the command-line option to change.
+_OPTION = {
+    "THERAPY_MODIFIER_MISSING": "--modifier", "THERAPY_MODIFIER_WRONG": "--modifier",
+    "ASSISTANT_MODIFIER_MISSING": "--modifier", "ASSISTANT_MODIFIER_UNEXPECTED": "--assistant",
+    "KX_MISSING": "--modifier", "KX_UNNEEDED": "--modifier", "KX_THRESHOLD_NOT_AVAILABLE": "--therapy-amount",
+    "KX_NOT_CHECKED": "--therapy-amount", "NCCI_NOT_CHECKED": "--ncci", "NCCI_PAIR_NOT_ALLOWED": "--other-service",
+    "NCCI_MODIFIER_MISSING": "--other-service", "NCCI_MODIFIER_WITHOUT_EDIT": "--modifier",
+    "NCCI_MUE_EXCEEDED": "--ncci", "PAYER_RULES_NOT_AVAILABLE": "--payer",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,7 @@ def iter_billing_issues(a: dict, ctx: ClaimContext = ClaimContext()) -> Iterator
     def rule(rule_id: str, path: Path = ROOT, **params) -> Iterator[Issue]:
         r = rules.rules[rule_id]
         if r.applies(key, dos):
-            yield r.issue(path, **params)
+            yield r.issue(path, _OPTION.get(rule_id), **params)
 
     yield from _units(a, ctx, rule)
     if payer is None or payer.key != "medicare":

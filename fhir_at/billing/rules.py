@@ -29,10 +29,12 @@ class Rule:
             return False
         return (self.start is None or on >= self.start) and (self.end is None or on <= self.end)
 
-    def issue(self, path: Path = Path(), **params) -> Issue:
+    def issue(self, path: Path = Path(), expression: str | None = None, **params) -> Issue:
+        """The issue of this rule; ``expression`` names a command-line option when the problem is
+        in what is billed rather than in the assessment."""
         code = IssueCode.CODE_INVALID if self.id.startswith("ICD_") else _CODES[self.severity.value]
-        text = self.message.format(**params) + f" [source: {self.source}]"
-        return Issue(self.severity, code, self.id, text, path, Source.BILLING)
+        return Issue(self.severity, code, self.id, self.message.format(**params), path, Source.BILLING,
+                     expression=expression, citation=self.source)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ from .options import issues_format_option
 @click.argument("source", metavar="FILE|-")
 @billing_options
 @click.option("--no-billing", is_flag=True, help="Check only the assessment itself, not its billing.")
+@click.option("--sources", is_flag=True, help="Print the source (document, section or URL) of each rule.")
 @issues_format_option
-def command(source: str, no_billing: bool, issues_format: str, **billing) -> None:
+def command(source: str, no_billing: bool, sources: bool, issues_format: str, **billing) -> None:
     """Check an assessment: schema, ICD-10-CM, HCPCS, units, times — and, unless --no-billing, the
     coding and documentation of 97755 for the payer (8-minute rule, modifiers, NCCI, ICD-10-CM on
     the date of service, documentation elements). Exit 1 on errors."""
@@ -24,7 +25,7 @@ def command(source: str, no_billing: bool, issues_format: str, **billing) -> Non
 
     doc = read_json(source)
     outcome = api.check_assessment(doc, None if no_billing else claim_context(**billing))
+    print_outcome(outcome, issues_format, source=source, sources=sources)
     if not outcome.ok:
-        raise InputError(f"{source}: {summary(outcome)}", outcome.issues)
-    print_outcome(outcome, issues_format, source=source)
+        raise InputError(f"{source}: {summary(outcome)}")
     click.echo(f"{source}: ok ({summary(outcome)})", err=True)

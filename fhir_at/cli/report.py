@@ -7,7 +7,7 @@ import sys
 from ..issues import Outcome
 
 
-def print_outcome(outcome: Outcome, fmt: str = "text", *, source: str = "") -> None:
+def print_outcome(outcome: Outcome, fmt: str = "text", *, source: str = "", sources: bool = False) -> None:
     if not outcome.issues:
         return
     if fmt == "oo":
@@ -19,6 +19,8 @@ def print_outcome(outcome: Outcome, fmt: str = "text", *, source: str = "") -> N
     prefix = f"{source}: " if source else ""
     for i in outcome.issues:
         print(prefix + str(i), file=sys.stderr)
+        if sources and i.citation:
+            print(f"    source: {i.citation}", file=sys.stderr)
 
 
 def summary(outcome: Outcome) -> str:
