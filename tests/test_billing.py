@@ -282,3 +282,11 @@ def test_g35_is_billable_until_fy2026(seed):
 def test_edition_not_exact_is_said(seed):
     issue = find(seed, "ICD_EDITION_NOT_EXACT", **MEDICARE_OT)  # 2026-11-02 is FY2027: no table yet
     assert "2026-11-02" in issue.message and issue.severity.value == "warning"
+
+
+def test_code_that_did_not_exist_yet_on_the_date_of_service(seed):
+    _needs_editions()
+    seed["diagnoses"][1]["code"] = "G35.A"  # new in FY2026
+    seed["recommendations"][0]["diagnoses"] = ["G71.01"]
+    issue = find(seed, "ICD_UNKNOWN_ON_DOS", **MEDICARE_OT, date_of_service=date(2025, 6, 1))
+    assert "G35.A is not in the ICD-10-CM edition FY2025-April that covers 2025-06-01" in issue.message
