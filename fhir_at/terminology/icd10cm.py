@@ -97,10 +97,15 @@ class EditionInstallError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("FHIR_AT_CACHE_DIR")
+    """``$FHIR_AT_CACHE_DIR``, else ``$XDG_CACHE_HOME/fhir-at``, else ``~/.cache/fhir-at``."""
+    env = os.environ
+    return _cache_dir(env.get("FHIR_AT_CACHE_DIR"), env.get("XDG_CACHE_HOME"), env.get("HOME"))
+
+
+@cache
+def _cache_dir(root: str | None, xdg: str | None, home: str | None) -> Path:  # noqa: ARG001 - cache key
     if root:
         return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME")
     return Path(xdg) / "fhir-at" if xdg else Path.home() / ".cache" / "fhir-at"
 
 
@@ -278,13 +283,16 @@ def edition_for(on: date | datetime | str) -> tuple[Edition, bool]:
     The exact edition if installed; else the installed edition of the same fiscal year; else the
     installed edition whose fiscal year is nearest (the later one on a tie).
     """
-    on = _as_date(on)
+    return _edition_for(_as_date(on), cache_dir())
 
+
+@cache
+def _edition_for(on: date, root: Path) -> tuple[Edition, bool]:
     def rank(e: Edition):
         distance = 0 if e.fy_start <= on <= e.end else min(abs((on - e.fy_start).days), abs((on - e.end).days))
         return (not e.is_exact(on), distance, -e.fiscal_year)
 
-    best = min(installed_editions(), key=rank)
+    best = min(_installed_in(root), key=rank)
     return best, best.is_exact(on)
 
 
