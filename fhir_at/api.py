@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .issues import Issue, Outcome, Path
 
-__all__ = ["check_assessment", "convert", "extract", "extract_all"]
+__all__ = ["check_assessment", "convert", "extract", "extract_all", "bundle_for_push", "push"]
 
 
 def check_assessment(doc, billing=None) -> Outcome:
@@ -95,3 +95,38 @@ def extract(doc, origin: str = "") -> tuple[dict | None, Outcome]:
                                        f"the input holds {len(results)} assessments (97755 Procedures); "
                                        "use extract_all / --all", expression="Procedure")])
     return results[0]
+
+
+def bundle_for_push(doc, *, force: bool = False, pdf: bool = True) -> tuple[dict | None, Outcome]:
+    """The transaction Bundle to push for an assessment or a Bundle, checked first.
+
+    An assessment is converted (it must be valid). A Bundle must be a transaction; an assessment
+    Bundle is checked by extracting its assessment; a Bundle that is not one is refused, and any
+    error refuses the Bundle, unless ``force``."""
+    from .issues import Severity
+    from .messages import Msg, issue
+
+    if isinstance(doc, dict) and doc.get("resourceType") is None:
+        return convert(doc, pdf=pdf)
+    if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle" or doc.get("type") != "transaction":
+        return None, Outcome.of([issue(Msg.PUSH_NOT_A_TRANSACTION,
+                                       "expected an assessment or a transaction Bundle", Path())])
+    _, outcome = extract(doc)
+    if not outcome.ok and force:
+        from dataclasses import replace
+
+        outcome = Outcome.of(replace(i, severity=Severity.WARNING, message=f"pushed anyway (--force): {i.message}")
+                             if i.severity.rank <= Severity.ERROR.rank else i for i in outcome.issues)
+    return (doc if outcome.ok else None), outcome
+
+
+def push(doc, client, *, force: bool = False, pdf: bool = True, update_create: bool | None = None):
+    """Checks and pushes an assessment or transaction Bundle: ``(PushReport | None, Outcome)``.
+    Transport failures raise :class:`fhir_at.errors.TransportError`."""
+    from .client.push import push_bundle
+
+    bundle, outcome = bundle_for_push(doc, force=force, pdf=pdf)
+    if bundle is None:
+        return None, outcome
+    report = push_bundle(client, bundle, update_create=update_create)
+    return report, outcome + Outcome(report.issues)

@@ -13,6 +13,7 @@ _COMMANDS = {
     "check": "fhir_at.cli.check",
     "convert": "fhir_at.cli.convert",
     "extract": "fhir_at.cli.extract",
+    "push": "fhir_at.cli.push",
 }
 
 
