@@ -14,6 +14,7 @@ _COMMANDS = {
     "convert": "fhir_at.cli.convert",
     "extract": "fhir_at.cli.extract",
     "push": "fhir_at.cli.push",
+    "pull-conditions": "fhir_at.cli.pull_conditions",
 }
 
 
