@@ -13,6 +13,7 @@ _COMMANDS = {
     "check": "fhir_at.cli.check",
     "convert": "fhir_at.cli.convert",
     "extract": "fhir_at.cli.extract",
+    "outbox": "fhir_at.cli.outbox",
     "push": "fhir_at.cli.push",
     "pull-conditions": "fhir_at.cli.pull_conditions",
 }
