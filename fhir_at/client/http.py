@@ -5,6 +5,8 @@
   timeouts, honouring ``Retry-After`` (seconds or HTTP date), bounded in attempts and delay;
 - redirects are never followed to another origin, and URLs outside the base (paging links,
   ``Location``) are refused: a token never leaves the server it was meant for;
+- a 401 makes an auth with an ``invalidate()`` method (``SmartBackendAuth``) drop its token, and the
+  request is retried once with a new one;
 - an error status raises the exception of :func:`fhir_at.errors.for_status`, carrying the server's
   OperationOutcome as issues;
 - nothing about the request body or query (which may hold PHI) is logged: method, path, status.
@@ -119,7 +121,10 @@ class FhirClient:
     # ----------------------------------------------------------------------------------- URLs
     def url(self, ref: str) -> str:
         """An absolute URL for ``ref`` (relative to the base, or absolute on the same server)."""
-        absolute = ref if urlsplit(ref).scheme else f"{self.base}/{ref.lstrip('/')}"
+        if urlsplit(ref).scheme:
+            absolute = ref
+        else:  # "" is the base itself (transaction, batch): POST [base], no trailing slash
+            absolute = f"{self.base}/{ref.lstrip('/')}" if ref.strip("/") else self.base
         parts = urlsplit(absolute)
         if (parts.scheme, parts.netloc.lower()) != self._origin or \
                 not (parts.path == self._base_path or parts.path.startswith(self._base_path + "/")):
@@ -139,6 +144,7 @@ class FhirClient:
             import orjson
 
             data = orjson.dumps(body)
+        reauthorised = False
         for attempt in range(self.retry.attempts):
             started = time.monotonic()
             try:
@@ -162,6 +168,12 @@ class FhirClient:
                                          f"{_without_query(target)} refused (another server)") from None
                 raise TransportError(f"{method} {_without_query(url)}: unexpected redirect "
                                      f"({response.status_code}) to {_without_query(target)}")
+            if response.status_code == 401 and not reauthorised and attempt + 1 < self.retry.attempts \
+                    and callable(getattr(self.auth, "invalidate", None)):
+                reauthorised = True  # an expired or revoked token: get a new one, once
+                self.auth.invalidate()
+                log.info("%s %s: 401, retrying once with a new token", method, urlsplit(url).path)
+                continue
             if response.status_code in self.retry.statuses and attempt + 1 < self.retry.attempts:
                 self._wait(attempt, response.headers.get("Retry-After"), method, url, str(response.status_code))
                 continue
