@@ -36,7 +36,22 @@ def unique(name: str) -> dict:
     for key in ("encounter", "referral"):
         if "identifier" in a.get(key, {}):
             a[key]["identifier"]["value"] += f"-{tag}"
+    # fresh NPIs too: a Practitioner or Organization another test pushed would already exist
+    npis = {}
+    for holder in (a["clinician"], a["organization"], a.get("referral", {}).get("referrer", {})):
+        if holder.get("npi"):
+            holder["npi"] = npis.setdefault(holder["npi"], random_npi())
     return a
+
+
+def random_npi() -> str:
+    """A random 10-digit NPI with a valid check digit."""
+    import random
+
+    from fhir_at.model.checks import npi_is_valid
+
+    body = f"1{random.randrange(10**8):08d}"
+    return next(body + str(d) for d in range(10) if npi_is_valid(body + str(d)))
 
 
 def searchable_by_identifier(http, url) -> set[str]:
