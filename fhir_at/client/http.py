@@ -250,17 +250,17 @@ class FhirClient:
             doc = response.json()
         except ValueError:
             ctype = response.headers.get("Content-Type", "no content type")
-            raise TransportError(f"{method} {ref}: the server answered {response.status_code} with "
-                                 f"{ctype}, not FHIR JSON") from None
+            raise TransportError(f"{method} {_without_query(ref)}: the server answered {response.status_code} "
+                                 f"with {ctype}, not FHIR JSON") from None
         if not isinstance(doc, dict):
-            raise TransportError(f"{method} {ref}: the server's answer is not a FHIR resource")
+            raise TransportError(f"{method} {_without_query(ref)}: the server's answer is not a FHIR resource")
         return doc
 
 
 def _without_query(url: str) -> str:
     """A URL for messages: no query string (it may hold identifiers, i.e. PHI)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
 
 
 def _reason(exc: Exception) -> str:
