@@ -435,7 +435,7 @@ def test_cli_run_delivers_the_items_of_its_server(env_box, capsys, monkeypatch):
 
     iid = env_box.enqueue(SERVER, bundle())
     other = env_box.enqueue(OTHER, bundle())
-    monkeypatch.setattr(push, "push_bundle", lambda client, b: push.PushReport("transaction", tuple(
+    monkeypatch.setattr(push, "push_bundle", lambda client, b, **kw: push.PushReport("transaction", tuple(
         push.EntryResult(e["resource"]["resourceType"], "created", "1") for e in b["entry"])))
     code, _, err = cli(capsys, "outbox", "run", "--server", SERVER)
     assert code == 0 and f"{iid}: delivered (2 created)" in err
@@ -448,7 +448,7 @@ def test_cli_run_exit_3_when_items_stay_pending(env_box, capsys, monkeypatch):
 
     iid = env_box.enqueue(SERVER, bundle())
 
-    def unavailable(client, b):
+    def unavailable(client, b, **kw):
         raise ServerError("POST https://ehr.example/fhir failed: 503 Service Unavailable", 503, SERVER)
 
     monkeypatch.setattr(push, "push_bundle", unavailable)
@@ -463,7 +463,7 @@ def test_cli_run_exit_1_when_the_server_refuses(env_box, capsys, monkeypatch):
 
     env_box.enqueue(SERVER, bundle())
 
-    def refuse(client, b):
+    def refuse(client, b, **kw):
         raise Unprocessable("POST https://ehr.example/fhir failed: 400 Bad Request", 400, SERVER)
 
     monkeypatch.setattr(push, "push_bundle", refuse)

@@ -55,7 +55,10 @@ def _table(rows: list[dict]) -> str:
               help="Stop after N deliveries.")
 @click.option("--once", is_flag=True,
               help="One attempt at each item due now; no waiting for the retries' backoff.")
-def run(max_items: int | None, once: bool, **kwargs) -> None:
+@click.option("--update-create/--no-update-create", default=None,
+              help="Whether the server accepts PUT with a new client-chosen id (default: as its "
+                   "CapabilityStatement says); see fhir-at push.")
+def run(max_items: int | None, once: bool, update_create: bool | None, **kwargs) -> None:
     """Deliver the pending items queued for --server (items for other servers are left alone).
 
     Transient failures are retried with backoff (3 attempts per item in one run); a Bundle the
@@ -72,7 +75,7 @@ def run(max_items: int | None, once: bool, **kwargs) -> None:
     outbox = Outbox()
 
     def deliver(item):
-        report = push_bundle(client, item.bundle)
+        report = push_bundle(client, item.bundle, update_create=update_create)
         click.echo(f"{item.id}: delivered ({_counts(report)})", err=True)
         return report
 
