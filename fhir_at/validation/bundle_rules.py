@@ -1,0 +1,116 @@
+"""Rules that need more than one element at a time: references inside a Bundle or to contained
+resources, entry requests, documents, and Attachment size/hash against the data."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Iterator
+
+from ..issues import Issue, IssueCode, Severity, Source
+
+__all__ = ["iter_bundle_issues", "iter_reference_issues", "check_attachment"]
+
+
+def _issue(severity: Severity, code: IssueCode, mid: str, text: str, expression: str) -> Issue:
+    return Issue(severity, code, mid, text, source=Source.VALIDATOR, expression=expression)
+
+
+def _references(node, path: str) -> Iterator[tuple[str, str]]:
+    """Every ``reference`` string below ``node`` with its FHIRPath location (contained excluded)."""
+    if isinstance(node, dict):
+        ref = node.get("reference")
+        if isinstance(ref, str):
+            yield ref, f"{path}.reference"
+        for key, value in node.items():
+            if key in ("contained", "reference") or key.startswith("_"):
+                continue
+            if isinstance(value, dict):
+                yield from _references(value, f"{path}.{key}")
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        yield from _references(item, f"{path}.{key}[{i}]")
+
+
+def iter_reference_issues(resource: dict, location: str) -> Iterator[Issue]:
+    """``#id`` references must name a contained resource; contained resources must be referenced."""
+    contained = {c.get("id") for c in resource.get("contained") or [] if isinstance(c, dict)}
+    used = set()
+    for ref, where in _references(resource, location):
+        if ref.startswith("#"):
+            used.add(ref[1:])
+            if ref != "#" and ref[1:] not in contained:
+                yield _issue(Severity.ERROR, IssueCode.NOT_FOUND, "VAL_REF_CONTAINED",
+                             f"reference {ref!r} names no contained resource", where)
+    for i, c in enumerate(resource.get("contained") or []):
+        if isinstance(c, dict) and c.get("id") not in used and not any(
+                r == "#" for r, _ in _references(c, "")):
+            yield _issue(Severity.ERROR, IssueCode.INVARIANT, "VAL_REF_CONTAINED_UNUSED",
+                         f"contained resource {c.get('resourceType')}/{c.get('id')} is not referenced "
+                         "from the resource (dom-3)", f"{location}.contained[{i}]")
+
+
+def iter_bundle_issues(bundle: dict, location: str = "Bundle") -> Iterator[Issue]:
+    """References between entries, entry requests, and the document's first entry."""
+    btype = bundle.get("type")
+    entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict)]
+    full_urls = {e["fullUrl"] for e in entries if isinstance(e.get("fullUrl"), str)}
+    local = set()
+    for e in entries:
+        res = e.get("resource")
+        if isinstance(res, dict) and res.get("id") and res.get("resourceType"):
+            local.add(f"{res['resourceType']}/{res['id']}")
+    tails = {u.rsplit("/", 2)[-2] + "/" + u.rsplit("/", 1)[-1] for u in full_urls
+             if not u.startswith("urn:") and u.count("/") >= 2}
+    for i, e in enumerate(entries):
+        where = f"{location}.entry[{i}]"
+        if btype in ("transaction", "batch") and "request" not in e:
+            yield _issue(Severity.ERROR, IssueCode.REQUIRED, "VAL_BDL_REQUEST",
+                         f"an entry of a {btype} needs a request (method and url)", where)
+        res = e.get("resource")
+        if not isinstance(res, dict):
+            continue
+        for ref, at in _references(res, f"{where}.resource"):
+            if ref.startswith("#") or "/_history/" in ref and ref in full_urls:
+                continue
+            if ref.startswith("urn:uuid:") or ref.startswith("urn:oid:"):
+                if ref not in full_urls:
+                    yield _issue(Severity.ERROR, IssueCode.NOT_FOUND, "VAL_BDL_REF_UNRESOLVED",
+                                 f"reference {ref!r} does not resolve to an entry of the bundle", at)
+            elif "://" not in ref and ref.count("/") == 1:
+                if ref not in local and ref not in tails:
+                    if btype in ("transaction", "batch"):
+                        yield _issue(Severity.WARNING, IssueCode.NOT_FOUND, "VAL_BDL_REF_OUTSIDE",
+                                     f"reference {ref!r} is not an entry of the {btype}; it must exist "
+                                     "on the server", at)
+                    else:
+                        yield _issue(Severity.ERROR, IssueCode.NOT_FOUND, "VAL_BDL_REF_UNRESOLVED",
+                                     f"reference {ref!r} does not resolve to an entry of the bundle", at)
+    if btype == "document":
+        first = (entries[0].get("resource") or {}).get("resourceType") if entries else None
+        if first != "Composition":
+            yield _issue(Severity.ERROR, IssueCode.INVARIANT, "VAL_BDL_DOCUMENT",
+                         "a document Bundle must start with a Composition (bdl-11)", f"{location}.entry[0]")
+
+
+def check_attachment(att: dict, location: str) -> Iterator[Issue]:
+    """An Attachment's ``size`` and ``hash`` (base64 SHA-1) must match its ``data``."""
+    data = att.get("data")
+    if not isinstance(data, str):
+        return
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return  # the base64Binary primitive rule reports it
+    size = att.get("size")
+    if isinstance(size, int) and not isinstance(size, bool) and size != len(raw):
+        yield _issue(Severity.ERROR, IssueCode.VALUE, "VAL_ATT_SIZE",
+                     f"size is {size} but the data holds {len(raw)} bytes", f"{location}.size")
+    digest = att.get("hash")
+    if isinstance(digest, str):
+        actual = base64.b64encode(hashlib.sha1(raw).digest()).decode()
+        if digest != actual:
+            yield _issue(Severity.ERROR, IssueCode.VALUE, "VAL_ATT_HASH",
+                         f"hash {digest} is not the base64 SHA-1 of the data ({actual})", f"{location}.hash")
