@@ -1,0 +1,116 @@
+"""Line and column of a FHIRPath location in the JSON text it came from, computed only when a
+document has issues (validating stays a plain orjson parse).
+
+``PositionIndex(text).find("Bundle.entry[2].resource.code")`` → ``(line, column)`` of the deepest
+part of that location present in the text (the key of an object member, or the start of an array
+item), 1-based like the HL7 validator's.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["PositionIndex", "parse_location"]
+
+_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_WS = " \t\r\n"
+
+
+def parse_location(expression: str) -> tuple:
+    """``Bundle.entry[2].resource.code`` → ``("entry", 2, "resource", "code")`` (the root type dropped)."""
+    head = re.match(r"^[A-Za-z_$][A-Za-z0-9_]*", expression)
+    rest = expression[head.end():] if head else expression
+    parts = []
+    for m in _PART.finditer(rest):
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+    return tuple(parts)
+
+
+class PositionIndex:
+    def __init__(self, text: str):
+        self.text = text
+        self._pos: dict[tuple, int] | None = None
+        self._line_starts: list[int] | None = None
+
+    def _scan(self) -> dict[tuple, int]:
+        """Offsets of every member key and array item, by their path (a single pass, no recursion)."""
+        t, n = self.text, len(self.text)
+        out: dict[tuple, int] = {}
+        stack: list[list] = []        # [kind, path, index] ; kind 'o' or 'a'
+        path: tuple = ()
+        i = 0
+        pending_key = None
+        while i < n:
+            c = t[i]
+            if c in _WS or c in ",:":
+                i += 1
+                continue
+            top = stack[-1] if stack else None
+            if top and top[0] == "o" and c == '"' and pending_key is None:
+                j = i + 1
+                while j < n and t[j] != '"':
+                    j += 2 if t[j] == "\\" else 1
+                pending_key = t[i + 1:j]
+                out[top[1] + (pending_key,)] = i
+                i = j + 1
+                continue
+            if top and top[0] == "a" and c != "]":
+                here = top[1] + (top[2],)
+                out.setdefault(here, i)
+            if c in "{[":
+                if top is None:
+                    base = ()
+                elif top[0] == "o":
+                    base = top[1] + (pending_key,)
+                    pending_key = None
+                else:
+                    base = top[1] + (top[2],)
+                stack.append(["o" if c == "{" else "a", base, 0])
+                i += 1
+                continue
+            if c in "}]":
+                stack.pop()
+                i += 1
+                self._after_value(stack)
+                pending_key = None
+                continue
+            # a scalar value
+            if c == '"':
+                j = i + 1
+                while j < n and t[j] != '"':
+                    j += 2 if t[j] == "\\" else 1
+                i = j + 1
+            else:
+                while i < n and t[i] not in ",}] \t\r\n":
+                    i += 1
+            pending_key = None
+            self._after_value(stack)
+        return out
+
+    @staticmethod
+    def _after_value(stack: list[list]) -> None:
+        if stack and stack[-1][0] == "a":
+            stack[-1][2] += 1
+
+    def offset(self, expression: str) -> int | None:
+        if self._pos is None:
+            self._pos = self._scan()
+        parts = parse_location(expression)
+        while parts:
+            if parts in self._pos:
+                return self._pos[parts]
+            parts = parts[:-1]
+        return 0 if self.text else None
+
+    def find(self, expression: str) -> tuple[int, int] | None:
+        off = self.offset(expression)
+        if off is None:
+            return None
+        if self._line_starts is None:
+            starts = [0]
+            starts.extend(i + 1 for i, ch in enumerate(self.text) if ch == "\n")
+            self._line_starts = starts
+        from bisect import bisect_right
+
+        line = bisect_right(self._line_starts, off)
+        return line, off - self._line_starts[line - 1] + 1
