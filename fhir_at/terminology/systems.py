@@ -18,6 +18,11 @@ SNOMED = "http://snomed.info/sct"
 # OIDs some EHRs send as Coding.system instead of the canonical URIs (accepted on input only).
 ICD10CM_OID = "urn:oid:2.16.840.1.113883.6.90"
 SNOMED_OID = "urn:oid:2.16.840.1.113883.6.96"
+LOINC_OID = "urn:oid:2.16.840.1.113883.6.1"
+UCUM_OID = "urn:oid:2.16.840.1.113883.6.8"
+CPT_OID = "urn:oid:2.16.840.1.113883.6.12"
+HCPCS_OID = "urn:oid:2.16.840.1.113883.6.285"
+NPI_OID = "urn:oid:2.16.840.1.113883.4.6"
 UCUM = "http://unitsofmeasure.org"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -32,6 +37,65 @@ CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 PROCESS_PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 US_CORE_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category"
 US_CORE_DOCREF_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
+
+# Extensions of HL7's own, used on validator output.
+EXT_OO_FILE = "http://hl7.org/fhir/StructureDefinition/operationoutcome-file"
+
+# Grammar-based code systems (checked by syntax; no table of codes exists).
+BCP13 = "urn:ietf:bcp:13"   # MIME types
+BCP47 = "urn:ietf:bcp:47"   # language tags
+
+# OIDs some senders use as Coding.system/Identifier.system, and the canonical URI they stand for.
+OID_TO_URI: dict[str, str] = {
+    ICD10CM_OID: ICD10CM,
+    SNOMED_OID: SNOMED,
+    LOINC_OID: LOINC,
+    UCUM_OID: UCUM,
+    CPT_OID: CPT,
+    HCPCS_OID: HCPCS,
+    NPI_OID: NPI,
+}
+
+# --- FHIR R4 core value sets (the bindings the validator meets most; warmed at start-up) -------
+FHIR_VS = "http://hl7.org/fhir/ValueSet/"
+VS_ADMINISTRATIVE_GENDER = FHIR_VS + "administrative-gender"
+VS_OBSERVATION_STATUS = FHIR_VS + "observation-status"
+VS_EVENT_STATUS = FHIR_VS + "event-status"
+VS_REQUEST_STATUS = FHIR_VS + "request-status"
+VS_REQUEST_INTENT = FHIR_VS + "request-intent"
+VS_REQUEST_PRIORITY = FHIR_VS + "request-priority"
+VS_CONDITION_CLINICAL = FHIR_VS + "condition-clinical"
+VS_CONDITION_VER_STATUS = FHIR_VS + "condition-ver-status"
+VS_DOCUMENT_REFERENCE_STATUS = FHIR_VS + "document-reference-status"
+VS_COMPOSITION_STATUS = FHIR_VS + "composition-status"
+VS_BUNDLE_TYPE = FHIR_VS + "bundle-type"
+VS_HTTP_VERB = FHIR_VS + "http-verb"
+VS_ENCOUNTER_STATUS = FHIR_VS + "encounter-status"
+VS_FM_STATUS = FHIR_VS + "fm-status"
+VS_CLAIM_USE = FHIR_VS + "claim-use"
+VS_PUBLICATION_STATUS = FHIR_VS + "publication-status"
+VS_IDENTIFIER_USE = FHIR_VS + "identifier-use"
+VS_NAME_USE = FHIR_VS + "name-use"
+VS_CONTACT_POINT_SYSTEM = FHIR_VS + "contact-point-system"
+VS_CONTACT_POINT_USE = FHIR_VS + "contact-point-use"
+VS_ADDRESS_USE = FHIR_VS + "address-use"
+VS_ADDRESS_TYPE = FHIR_VS + "address-type"
+VS_QUANTITY_COMPARATOR = FHIR_VS + "quantity-comparator"
+VS_NARRATIVE_STATUS = FHIR_VS + "narrative-status"
+VS_MIMETYPES = FHIR_VS + "mimetypes"
+VS_LANGUAGES = FHIR_VS + "languages"
+VS_ALL_LANGUAGES = FHIR_VS + "all-languages"
+VS_UCUM_UNITS = FHIR_VS + "ucum-units"
+VS_CONDITION_CODE = FHIR_VS + "condition-code"
+
+CORE_COMMON_VALUE_SETS: tuple[str, ...] = (
+    VS_ADMINISTRATIVE_GENDER, VS_OBSERVATION_STATUS, VS_EVENT_STATUS, VS_REQUEST_STATUS,
+    VS_REQUEST_INTENT, VS_REQUEST_PRIORITY, VS_CONDITION_CLINICAL, VS_CONDITION_VER_STATUS,
+    VS_DOCUMENT_REFERENCE_STATUS, VS_COMPOSITION_STATUS, VS_BUNDLE_TYPE, VS_HTTP_VERB,
+    VS_ENCOUNTER_STATUS, VS_FM_STATUS, VS_CLAIM_USE, VS_PUBLICATION_STATUS, VS_IDENTIFIER_USE,
+    VS_NAME_USE, VS_CONTACT_POINT_SYSTEM, VS_CONTACT_POINT_USE, VS_ADDRESS_USE, VS_ADDRESS_TYPE,
+    VS_QUANTITY_COMPARATOR, VS_NARRATIVE_STATUS, VS_MIMETYPES,
+)
 
 # --- fhir-at's own canonical base (profiles, code systems, extensions) ----------------------
 CANONICAL_BASE = "http://fhir-at.org/fhir"
