@@ -16,6 +16,7 @@ _COMMANDS = {
     "outbox": "fhir_at.cli.outbox",
     "push": "fhir_at.cli.push",
     "packages": "fhir_at.cli.packages",
+    "validate": "fhir_at.cli.validate",
     "pull-conditions": "fhir_at.cli.pull_conditions",
 }
 

@@ -1,0 +1,40 @@
+"""``fhir-at validate``: FHIR R4 resources and bundles → OperationOutcomes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("validate")
+@click.argument("sources", nargs=-1, required=True, metavar="PATH...")
+@click.option("--ig", "igs", multiple=True, metavar="PKG",
+              help="An extra package: id#version (installed), a folder or a .tgz (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Validate with N processes.")
+def command(sources, igs, fmt, jobs) -> None:
+    """Validate JSON resources or bundles, NDJSON, folders (recursive) or - (stdin) against FHIR R4.
+    Exit 0 when no issue is an error, 1 when some are, 3 when a file or package cannot be read."""
+    from ..errors import InputError
+    from ..validation.inputs import iter_documents
+    from ..validation.packages import R4_CORE
+    from ..validation.reporting import Reporter
+    from ..validation.validator import Validator
+
+    validator = Validator((R4_CORE, *igs))
+    validator.definitions  # noqa: B018 - a missing package is a configuration error (exit 3), up front
+    reporter = Reporter(fmt, color=sys.stderr.isatty())
+    docs = iter_documents(list(sources))
+    if jobs > 1:
+        from ..validation.parallel import validate_in_parallel
+
+        results = validate_in_parallel(validator, docs, jobs)
+    else:
+        results = ((doc, validator.validate(doc.resource) if doc.resource is not None else None) for doc in docs)
+    for doc, outcome in results:
+        reporter.add(doc, outcome)
+    reporter.finish()
+    if reporter.errors:
+        raise InputError(f"{reporter.errors} error(s) in {reporter.with_errors} of {reporter.count} input(s)")
