@@ -44,6 +44,12 @@ class IssueCode(str, Enum):
     EXCEPTION = "exception"
     INFORMATIONAL = "informational"
     TOO_COSTLY = "too-costly"
+    SECURITY = "security"
+    LOGIN = "login"
+    FORBIDDEN = "forbidden"
+    TOO_LONG = "too-long"
+    TIMEOUT = "timeout"
+    TRANSIENT = "transient"
 
 
 class Source(str, Enum):
