@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path as FsPath
 from ..errors import ConfigError, InputError
 from ..messages import Msg, issue
 
-__all__ = ["read_bytes", "parse_json", "read_json", "read_fhir_input", "write_output", "dumps"]
+__all__ = ["read_bytes", "parse_json", "read_json", "read_fhir_input", "open_output", "write_output", "dumps"]
 
 
 def read_bytes(source: str) -> bytes:
@@ -85,10 +86,12 @@ def _mode_for(dest: FsPath) -> int:
         return 0o666 & ~umask
 
 
-def write_output(data: bytes, target: str | None) -> None:
-    """Writes to ``target`` (or stdout) so that a reader never sees a half-written file."""
+@contextlib.contextmanager
+def open_output(target: str | None):
+    """A binary stream to stdout, or to a temporary file renamed to ``target`` only on success:
+    a reader never sees a half-written file, and a failure leaves the old file as it was."""
     if target is None or target == "-":
-        sys.stdout.buffer.write(data)
+        yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     dest = FsPath(target)
@@ -98,9 +101,18 @@ def write_output(data: bytes, target: str | None) -> None:
         raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
         os.chmod(tmp, _mode_for(dest))
         os.replace(tmp, dest)
     except OSError as exc:
         FsPath(tmp).unlink(missing_ok=True)
         raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
+    except BaseException:
+        FsPath(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_output(data: bytes, target: str | None) -> None:
+    """Writes ``data`` to ``target`` (or stdout) atomically (see :func:`open_output`)."""
+    with open_output(target) as fh:
+        fh.write(data)

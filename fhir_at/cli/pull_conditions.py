@@ -8,14 +8,10 @@ succeeded (written to a temporary file, then renamed).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import tempfile
-from pathlib import Path as FsPath
 
 import click
 
+from .io import open_output
 from .options import issues_format_option, output_option
 from .server_options import server_kwargs, server_options
 
@@ -84,7 +80,7 @@ def command(patient, identifier, category, clinical_status, fmt, output, page_si
                              clinical_status=clinical_status, page_size=page_size, on_issue=report)
     writer = {"table": _write_table, "json": _write_json, "assessment": _write_assessment}[fmt]
     try:
-        with _output(output) as out:
+        with open_output(output) as out:
             count, usable = writer(pulled, out, report)
             if not usable:
                 what = "no Condition" if not count else f"none of the {count} Condition(s) has a billable ICD-10-CM code"
@@ -112,34 +108,6 @@ def _host(url: str) -> str:
     from urllib.parse import urlsplit
 
     return (urlsplit(url).hostname or "").lower()
-
-
-@contextlib.contextmanager
-def _output(target: str | None):
-    """A binary stream to stdout, or to a temporary file renamed to ``target`` on success."""
-    from ..errors import ConfigError
-    from .io import _mode_for
-
-    if target is None or target == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    dest = FsPath(target)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent or ".")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-        os.chmod(tmp, _mode_for(dest))
-        os.replace(tmp, dest)
-    except OSError as exc:
-        FsPath(tmp).unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {target}: {exc.strerror}") from None
-    except BaseException:
-        FsPath(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------------- formats

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..issues import Issue, Path, Severity
+from ..issues import Issue, Severity
 from ..messages import Msg, issue
 from ..model.schema import SCHEMA_VERSION
 from ..terminology import systems
@@ -94,7 +94,6 @@ def from_index(index: ResourceIndex) -> list[tuple[dict, list[Issue]]]:
 def _extract(index: ResourceIndex, proc: dict) -> tuple[dict, list[Issue]]:
     cat = catalog()
     found: list[Issue] = []
-    loc = index.location(proc)
 
     def missing(res: dict, element: str, what: str) -> None:
         found.append(issue(Msg.FHIR_MISSING, f"{what} is missing",

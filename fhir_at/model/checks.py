@@ -214,7 +214,7 @@ def check_measures(doc: dict, cat: Catalog) -> Iterator[Issue]:
                         f"{', '.join(repr(k) for k in extra) or 'nothing'}", vpath)
             continue
         if "unit" in value and kind != "quantity":
-            yield issue(Msg.MEASURE_UNIT, f"'unit' goes only with a quantity", vpath / "unit")
+            yield issue(Msg.MEASURE_UNIT, "'unit' goes only with a quantity", vpath / "unit")
         if kind == "quantity":
             unit = value.get("unit")
             if unit not in spec.units:

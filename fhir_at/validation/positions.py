@@ -37,7 +37,6 @@ class PositionIndex:
         t, n = self.text, len(self.text)
         out: dict[tuple, int] = {}
         stack: list[list] = []        # [kind, path, index] ; kind 'o' or 'a'
-        path: tuple = ()
         i = 0
         pending_key = None
         while i < n:
