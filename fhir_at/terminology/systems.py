@@ -170,3 +170,12 @@ PROFILES: dict[str, str] = {
     "at-claim": PROFILE_CLAIM,
     "at-assessment-bundle": PROFILE_BUNDLE,
 }
+
+# --- Operations of the HTTP service (its CapabilityStatement) -------------------------------
+OPDEF_VALIDATE = "http://hl7.org/fhir/OperationDefinition/Resource-validate"
+_OD = CANONICAL_BASE + "/OperationDefinition/"
+OPDEF_CONVERT = _OD + "Assessment-convert"
+OPDEF_EXTRACT = _OD + "Bundle-extract"
+OPDEF_PUSH = _OD + "Assessment-push"
+OPDEF_CONDITIONS = _OD + "Patient-conditions"
+RESTFUL_SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
