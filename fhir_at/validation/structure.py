@@ -1,0 +1,357 @@
+"""Structure validation against the base R4 StructureDefinitions: the first layer of the validator.
+
+:func:`iter_structure_issues` walks a resource (a dict from any JSON parser) along the compiled
+plans of :mod:`.plans` and reports, each with a FHIRPath ``expression`` carrying indexes:
+
+- ``resourceType`` missing or not a concrete resource type (``contained`` resources,
+  ``Bundle.entry.resource`` and ``Parameters.parameter.resource`` are walked as resources too);
+- unknown elements, with the element most likely meant; choice elements written without their type
+  (``value``), with a type the element does not allow (``valueFoo``) or with several types at once;
+- the JSON type per FHIR type (object, array or not, string, number, boolean), and the lexical
+  rules of every primitive (:mod:`.primitives`);
+- empty strings, objects and arrays and ``null`` where the JSON format forbids them;
+- cardinality, reported at the parent (``minimum required = 1, but only found 0``);
+- primitive extensions ``_x`` lined up with ``x`` (arrays of the same length, ``null`` only where
+  the other array has a value).
+
+Bindings and constraints sit in the plans for the terminology and invariant layers; this module
+checks neither. The walker appends to a list instead of nesting generators: a valid resource costs
+one dict look-up and one type test per element.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Callable, Iterator
+
+from ..issues import Issue, Severity, Source
+from ..messages import Msg, issue
+from .plans import COMPLEX, PRIMITIVE, RESOURCE, ObjectPlan, PlanRegistry, Slot
+from .primitives import json_type_name
+
+__all__ = ["StructureValidator", "iter_structure_issues", "default_validator"]
+
+
+class StructureValidator:
+    """Checks resources against the plans of a :class:`PlanRegistry`."""
+
+    def __init__(self, definitions: Callable[[str], dict | None] | None = None, *,
+                 registry: PlanRegistry | None = None):
+        if registry is None:
+            if definitions is None:
+                from .packages import R4_CORE, PackageSet
+
+                definitions = PackageSet.of([R4_CORE])
+            registry = PlanRegistry(definitions)
+        self.plans = registry
+
+    def iter_issues(self, resource, location: str = "") -> Iterator[Issue]:
+        out: list[Issue] = []
+        self._resource(resource, location, out)
+        return iter(out)
+
+    # -- resources ---------------------------------------------------------------------------
+
+    def _resource(self, obj, loc: str, out: list) -> None:
+        if type(obj) is not dict:
+            _add(out, Msg.VAL_JSON_TYPE, f"A resource must be a JSON object, not {json_type_name(obj)}",
+                 loc or "$")
+            return
+        rt = obj.get("resourceType")
+        if type(rt) is not str or not rt:
+            if rt is None:
+                _add(out, Msg.VAL_RESOURCE_TYPE_MISSING,
+                     "The resource has no resourceType: it cannot be validated", loc or "$")
+            else:
+                _add(out, Msg.VAL_JSON_TYPE, "resourceType must be a non-empty JSON string, not "
+                     f"{json_type_name(rt) if rt != '' else 'an empty string'}", (loc or "$"))
+            return
+        plan, why = self.plans.resource_plan(rt)
+        if plan is None:
+            _add(out, Msg.VAL_RESOURCE_TYPE_UNKNOWN, self._unknown_type_text(rt, why), loc or rt)
+            return
+        self._object(obj, plan, loc or rt, out)
+
+    def _unknown_type_text(self, rt: str, why: str | None) -> str:
+        if why == "abstract":
+            return f"'{rt}' is an abstract type: a resource must have a concrete resourceType"
+        text = f"Unknown resource type '{rt}'"
+        for guess in (rt[:1].upper() + rt[1:], rt.capitalize()):
+            if guess != rt and self.plans.resource_plan(guess)[0] is not None:
+                return f"{text} (did you mean '{guess}'?)"
+        return text
+
+    # -- objects -----------------------------------------------------------------------------
+
+    def _object(self, obj: dict, plan: ObjectPlan, loc: str, out: list) -> None:
+        if not obj:
+            _add(out, Msg.VAL_EMPTY_OBJECT, "An object must have some content: leave the element out "
+                 "when it has none", loc)
+            return
+        slots = plan.slots
+        choices = None
+        for key, value in obj.items():
+            slot = slots.get(key)
+            if slot is None:
+                if key == "resourceType" and plan.is_resource:
+                    continue
+                if key[:1] == "_":
+                    choices = self._primitive_extension(obj, key, value, plan, loc, out, choices)
+                else:
+                    self._unknown(key, plan, loc, out)
+                continue
+            if slot.choice is not None:
+                choices = _note_choice(choices, slot, key, loc, out)
+            if slot.array:
+                if type(value) is not list:
+                    self._not_array(slot, value, loc, out)
+                elif not value:
+                    _add(out, Msg.VAL_EMPTY_ARRAY, f"The array '{key}' is empty: leave the element out "
+                         "when it has no values", f"{loc}.{slot.label}")
+                else:
+                    self._array(obj, slot, value, loc, out)
+                continue
+            kind = slot.kind
+            if kind == PRIMITIVE:
+                if type(value) in _SCALARS:
+                    problem = slot.primitive.check(value)
+                    if problem is not None:
+                        _add(out, problem[0], problem[1], f"{loc}.{slot.label}")
+                else:
+                    self._bad_single(slot, value, loc, out)
+            elif type(value) is dict:
+                if kind == COMPLEX:
+                    sub = slot.plan
+                    if sub is None:
+                        sub = self._resolve(slot)
+                        if sub is None:
+                            continue
+                    self._object(value, sub, f"{loc}.{slot.label}", out)
+                else:
+                    self._resource(value, f"{loc}.{slot.label}", out)
+            else:
+                self._bad_single(slot, value, loc, out)
+            if slot.max == 0:
+                _add(out, Msg.VAL_CARDINALITY_MAX, f"{slot.element.path}: max allowed = 0, but found 1",
+                     f"{loc}.{slot.label}")
+        for name, minimum, keys, path in plan.required:
+            found = 0
+            for k in keys:
+                if k in obj or "_" + k in obj:
+                    found = _count(obj, k)
+                    break
+            if found < minimum:
+                _add(out, Msg.VAL_CARDINALITY_MIN,
+                     f"{path}: minimum required = {minimum}, but only found {found}", loc)
+
+    def _array(self, obj: dict, slot: Slot, value: list, loc: str, out: list) -> None:
+        kind = slot.kind
+        label = slot.label
+        if 0 < slot.max < len(value):
+            _add(out, Msg.VAL_CARDINALITY_MAX,
+                 f"{slot.element.path}: max allowed = {slot.max}, but found {len(value)}", f"{loc}.{label}")
+        if kind == PRIMITIVE:
+            check = slot.primitive.check
+            ext = None
+            for i, v in enumerate(value):
+                if v is None:
+                    if ext is None:
+                        ext = obj.get("_" + slot.key)
+                        if type(ext) is not list:
+                            ext = []
+                    if i >= len(ext) or ext[i] is None:
+                        _add(out, Msg.VAL_NULL, f"'{slot.key}[{i}]' is null and has no extension in "
+                             f"'_{slot.key}[{i}]': remove it", f"{loc}.{label}[{i}]")
+                    continue
+                if type(v) in _SCALARS:
+                    problem = check(v)
+                    if problem is not None:
+                        _add(out, problem[0], problem[1], f"{loc}.{label}[{i}]")
+                else:
+                    _add(out, Msg.VAL_JSON_TYPE, f"An item of '{slot.key}' must be a {slot.type} "
+                         f"({slot.primitive.kind}), not {json_type_name(v)}", f"{loc}.{label}[{i}]")
+            return
+        sub = slot.plan
+        if sub is None and kind == COMPLEX:
+            sub = self._resolve(slot)
+            if sub is None:
+                return
+        for i, v in enumerate(value):
+            if type(v) is dict:
+                if kind == COMPLEX:
+                    self._object(v, sub, f"{loc}.{label}[{i}]", out)
+                else:
+                    self._resource(v, f"{loc}.{label}[{i}]", out)
+            elif v is None:
+                _add(out, Msg.VAL_NULL, f"'{slot.key}[{i}]' is null: null is not allowed here",
+                     f"{loc}.{label}[{i}]")
+            else:
+                _add(out, Msg.VAL_JSON_TYPE, f"An item of '{slot.key}' must be an object ({slot.type}), "
+                     f"not {json_type_name(v)}", f"{loc}.{label}[{i}]")
+
+    def _resolve(self, slot: Slot) -> ObjectPlan | None:
+        sub = self.plans.type_plan(slot.type)
+        slot.plan = sub
+        return sub
+
+    # -- problems found on the way (cold paths) ----------------------------------------------
+
+    def _not_array(self, slot: Slot, value, loc: str, out: list) -> None:
+        where = f"{loc}.{slot.label}"
+        if value is None:
+            _add(out, Msg.VAL_NULL, f"'{slot.key}' is null: leave the element out when it has no "
+                 "values", where)
+        else:
+            _add(out, Msg.VAL_ARRAY_EXPECTED, f"'{slot.key}' can repeat ({slot.element.path} "
+                 f"{slot.min}..*), so it must be a JSON array, not {json_type_name(value)}", where)
+
+    def _bad_single(self, slot: Slot, value, loc: str, out: list) -> None:
+        where = f"{loc}.{slot.label}"
+        if value is None:
+            _add(out, Msg.VAL_NULL, f"'{slot.key}' is null: leave the element out when it has no "
+                 "value", where)
+        elif type(value) is list:
+            _add(out, Msg.VAL_ARRAY_UNEXPECTED, f"'{slot.key}' cannot repeat ({slot.element.path} "
+                 f"{slot.min}..1), so it must not be a JSON array", where)
+        elif slot.kind == PRIMITIVE:
+            _add(out, Msg.VAL_JSON_TYPE, f"'{slot.key}' is a {slot.type}: it must be a JSON "
+                 f"{slot.primitive.kind}, not {json_type_name(value)}", where)
+        else:
+            what = "a resource" if slot.kind == RESOURCE else f"a {slot.type}"
+            _add(out, Msg.VAL_JSON_TYPE, f"'{slot.key}' is {what}: it must be a JSON object, not "
+                 f"{json_type_name(value)}", where)
+
+    def _unknown(self, key: str, plan: ObjectPlan, loc: str, out: list) -> None:
+        where = f"{loc}.{key}"
+        for choice, keys in plan.choices.items():
+            base = choice[:-3]
+            if key == base:
+                _add(out, Msg.VAL_CHOICE_NO_TYPE, f"'{key}' must name its type: {choice} is written "
+                     f"as {_alternatives(keys)}", where)
+                return
+            if key.startswith(base) and key[len(base):len(base) + 1].isupper():
+                _add(out, Msg.VAL_CHOICE_UNKNOWN_TYPE, f"'{key}': {key[len(base):]} is not a type "
+                     f"allowed for {plan.path}.{choice}; use {_alternatives(keys)}", where)
+                return
+        text = f"Unknown element '{key}' in {plan.name}"
+        guess = _guess(key, plan)
+        if guess:
+            text += f" (did you mean '{guess}'?)"
+        _add(out, Msg.VAL_UNKNOWN_ELEMENT, text, where)
+
+    def _primitive_extension(self, obj: dict, key: str, value, plan: ObjectPlan, loc: str, out: list,
+                             choices):
+        base = key[1:]
+        slot = plan.slots.get(base)
+        if slot is None or not slot.extensible:
+            if slot is not None:
+                _add(out, Msg.VAL_UNKNOWN_ELEMENT, f"'{key}': {slot.element.path} is not a primitive "
+                     "element that can carry extensions this way", f"{loc}.{key}")
+            else:
+                self._unknown(key, plan, loc, out)
+            return choices
+        if slot.choice is not None and base not in obj:
+            choices = _note_choice(choices, slot, key, loc, out)
+        where = f"{loc}.{slot.label}"
+        ext_plan = self.plans.type_plan(slot.type)
+        if not slot.array:
+            if type(value) is dict:
+                if ext_plan is not None:
+                    self._object(value, ext_plan, where, out)
+            elif value is None:
+                _add(out, Msg.VAL_NULL, f"'{key}' is null: leave it out when '{base}' has no extensions",
+                     where)
+            elif type(value) is list:
+                _add(out, Msg.VAL_ARRAY_UNEXPECTED, f"'{key}' must be an object like '{base}' is a single "
+                     "value, not an array", where)
+            else:
+                _add(out, Msg.VAL_JSON_TYPE, f"'{key}' must be a JSON object (id and extension), not "
+                     f"{json_type_name(value)}", where)
+            return choices
+        if type(value) is not list:
+            if value is None:
+                _add(out, Msg.VAL_NULL, f"'{key}' is null: leave it out when '{base}' has no extensions",
+                     where)
+            else:
+                _add(out, Msg.VAL_ARRAY_EXPECTED, f"'{key}' must be an array like '{base}', not "
+                     f"{json_type_name(value)}", where)
+            return choices
+        if not value:
+            _add(out, Msg.VAL_EMPTY_ARRAY, f"The array '{key}' is empty: leave it out", where)
+            return choices
+        main = obj.get(base)
+        if type(main) is list and len(main) != len(value):
+            _add(out, Msg.VAL_PRIMITIVE_EXTENSION, f"'{key}' has {len(value)} items but '{base}' has "
+                 f"{len(main)}: the two arrays must line up item by item", where)
+        for i, v in enumerate(value):
+            if type(v) is dict:
+                if ext_plan is not None:
+                    self._object(v, ext_plan, f"{where}[{i}]", out)
+            elif v is None:
+                if type(main) is not list or i >= len(main) or main[i] is None:
+                    _add(out, Msg.VAL_NULL, f"'{key}[{i}]' is null and '{base}[{i}]' has no value: "
+                         "the item is empty", f"{where}[{i}]")
+            else:
+                _add(out, Msg.VAL_JSON_TYPE, f"An item of '{key}' must be a JSON object (id and "
+                     f"extension) or null, not {json_type_name(v)}", f"{where}[{i}]")
+        return choices
+
+
+_SCALARS = frozenset({str, bool, int, float})
+
+
+def _add(out: list, msg: Msg, text: str, expression: str, severity: Severity = Severity.ERROR) -> None:
+    out.append(issue(msg, text, severity=severity, source=Source.VALIDATOR, expression=expression))
+
+
+def _note_choice(choices: dict | None, slot: Slot, key: str, loc: str, out: list) -> dict:
+    if choices is None:
+        choices = {}
+    key = key.lstrip("_")
+    first = choices.get(slot.choice)
+    if first is None:
+        choices[slot.choice] = key
+    elif first != key:
+        _add(out, Msg.VAL_CHOICE_MULTIPLE, f"{slot.element.path} takes one type only, but both "
+             f"'{first}' and '{key}' are present", f"{loc}.{slot.name}")
+    return choices
+
+
+def _count(obj: dict, key: str) -> int:
+    value = obj.get(key)
+    if value is None:
+        value = obj.get("_" + key)
+    if type(value) is list:
+        return len(value)
+    return 1 if value is not None else 0
+
+
+def _alternatives(keys: tuple[str, ...]) -> str:
+    if len(keys) <= 6:
+        return ", ".join(keys[:-1]) + (" or " if len(keys) > 1 else "") + keys[-1]
+    return ", ".join(keys[:5]) + f", … ({len(keys)} types)"
+
+
+def _guess(key: str, plan: ObjectPlan) -> str | None:
+    names = list(plan.slots)
+    lower = {n.lower(): n for n in names}
+    if key.lower() in lower:
+        return lower[key.lower()]
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+_DEFAULT: StructureValidator | None = None
+
+
+def default_validator() -> StructureValidator:
+    """The validator over the installed R4 core package, built on first use."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = StructureValidator()
+    return _DEFAULT
+
+
+def iter_structure_issues(resource, location: str = "") -> Iterator[Issue]:
+    """Every structure issue of ``resource``; ``location`` is its FHIRPath (default: its type)."""
+    return default_validator().iter_issues(resource, location)
