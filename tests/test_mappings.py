@@ -11,6 +11,7 @@ import yaml
 
 from fhir_at.terminology import systems
 from fhir_at.terminology.catalog import catalog
+from fhir_at.validation.terminology import loinc_check_digit_ok
 from tests.conftest import ROOT, SHARED
 
 MAPPINGS = sorted(p for p in (ROOT / "mappings").glob("*.yaml") if p.name != "billing.yaml")
@@ -41,20 +42,6 @@ def test_schema_rejects_a_broken_table():
     schema = json.loads((ROOT / "mappings" / "_schema.json").read_text())
     bad = {"version": 1, "tables": [{"name": "x", "system": "LOINC", "codes": [{"code": "1"}]}]}
     assert not jsonschema.Draft202012Validator(schema).is_valid(bad)
-
-
-def loinc_check_digit_ok(code: str) -> bool:
-    """LOINC mod-10 check digit (Luhn on the part before the dash)."""
-    body, check = code.split("-")
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10 == int(check)
 
 
 def test_every_loinc_code_passes_its_check_digit():
