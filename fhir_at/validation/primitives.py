@@ -22,7 +22,7 @@ from typing import Any
 
 from ..messages import Msg
 
-__all__ = ["Primitive", "compile_primitive", "REGEX_EXTENSION", "JSON_TYPE_NAMES"]
+__all__ = ["Primitive", "compile_primitive", "json_type_name", "REGEX_EXTENSION", "JSON_TYPE_NAMES"]
 
 REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
 

@@ -288,7 +288,7 @@ class StructureValidator:
                 if ext_plan is not None:
                     self._object(v, ext_plan, f"{where}[{i}]", out)
             elif v is None:
-                if type(main) is not list or i >= len(main) or main[i] is None:
+                if type(main) is not list:     # (a null in both arrays is reported on the values)
                     _add(out, Msg.VAL_NULL, f"'{key}[{i}]' is null and '{base}[{i}]' has no value: "
                          "the item is empty", f"{where}[{i}]")
             else:
