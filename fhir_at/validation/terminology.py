@@ -353,11 +353,12 @@ class Terminology:
                              "was not checked", expression, _W)
             return
         unsure = False
-        for system, code, _display, _where in codings:
-            member = expansion.contains(_canonical_system(system), code)
+        for system, code, display, where in codings:
+            canonical = _canonical_system(system)
+            member = expansion.contains(canonical, code)
             if member:
-                if system and _display and _canonical_system(system) not in self._handlers:
-                    yield from self._vs_display(expansion, _canonical_system(system), code, _display, _where)
+                if canonical and display and canonical not in self._handlers:
+                    yield from self._vs_display(expansion, canonical, code, display, where)
                 return
             unsure = unsure or member is None
         if unsure:

@@ -434,3 +434,12 @@ def test_module_level_functions_use_the_configured_resolver():
         assert list(tx.check_coding(CS, "square", "Square", "T.s")) == []
     finally:
         tx.configure(None)
+
+
+def test_a_package_set_is_a_resolver(core):
+    from fhir_at.validation.packages import R4_CORE, PackageSet
+
+    t = Terminology(PackageSet.of([R4_CORE]))
+    [i] = t.check_binding("maybe", "required", systems.VS_OBSERVATION_STATUS + "|4.0.1", "Observation.status")
+    assert i.severity is Severity.ERROR
+    assert t.expand(systems.VS_BUNDLE_TYPE).contains(None, "transaction")
