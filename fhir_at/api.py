@@ -6,9 +6,12 @@ issues, never exceptions.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .issues import Issue, Outcome, Path
 
-__all__ = ["check_assessment", "convert", "extract", "extract_all", "bundle_for_push", "push"]
+__all__ = ["check_assessment", "convert", "extract", "extract_all", "bundle_for_push", "push", "validate",
+           "resource_types"]
 
 
 def check_assessment(doc, billing=None) -> Outcome:
@@ -130,3 +133,40 @@ def push(doc, client, *, force: bool = False, pdf: bool = True, update_create: b
         return None, outcome
     report = push_bundle(client, bundle, update_create=update_create)
     return report, outcome + Outcome(report.issues)
+
+
+_VALIDATOR = None
+
+
+def _validator():
+    global _VALIDATOR
+    from .validation.validator import Validator
+
+    if _VALIDATOR is None:
+        _VALIDATOR = Validator()
+    return _VALIDATOR
+
+
+@lru_cache(maxsize=1)
+def resource_types() -> frozenset[str]:
+    """The resource types the validator's definitions know (R4 core: Patient, Bundle, …)."""
+    return frozenset(row["type"] for p in _validator().definitions.packages
+                     for row in p.iter_index("StructureDefinition")
+                     if row.get("kind") == "resource" and row.get("type"))
+
+
+def validate(resource, profile: str | None = None) -> Outcome:
+    """Every issue of a FHIR resource or Bundle against the base R4 specification.
+
+    One :class:`~fhir_at.validation.validator.Validator` is built on first use and kept (its
+    definitions are loaded once). ``profile`` (a canonical URL) is accepted; until profile
+    validation exists it is answered with an information issue."""
+    outcome = _validator().validate(resource)
+    if profile:
+        from .messages import Msg, issue
+        from .issues import Severity, Source
+
+        outcome = Outcome.of([issue(Msg.VAL_PROFILE_NOT_AVAILABLE, "profile validation is not available yet; "
+                                    "validated against the base specification", severity=Severity.INFORMATION,
+                                    source=Source.VALIDATOR, expression="$")]) + outcome
+    return outcome

@@ -18,6 +18,7 @@ _COMMANDS = {
     "packages": "fhir_at.cli.packages",
     "validate": "fhir_at.cli.validate",
     "pull-conditions": "fhir_at.cli.pull_conditions",
+    "serve": "fhir_at.cli.serve",
 }
 
 
