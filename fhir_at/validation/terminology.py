@@ -20,8 +20,8 @@ Two entry points, both generators of :class:`~fhir_at.issues.Issue`:
 Plus :meth:`check_identifier` (NPI Luhn) and :meth:`check_quantity` (UCUM units of a Quantity).
 
 Definitions come through a resolver (``canonical -> resource``; see :mod:`.valuesets`). The
-module-level functions use :func:`default`, which reads the R4 core package from the standard FHIR
-package cache unless :func:`configure` gave another resolver.
+module-level functions use :func:`default`, which reads the R4 core package (a ``PackageSet`` of
+:mod:`.packages` is itself a resolver) unless :func:`configure` gave another resolver.
 """
 
 from __future__ import annotations
@@ -437,9 +437,21 @@ def default() -> Terminology:
     if _default is None:
         with _default_lock:
             if _default is None:
-                folder = core_package_dir()
-                _default = Terminology(directory_resolver(folder) if folder.is_dir() else None)
+                _default = Terminology(_core_resolver())
     return _default
+
+
+def _core_resolver() -> Resolver | None:
+    """The R4 core package through :mod:`.packages` (its cache, ``$FHIR_AT_PACKAGE_CACHE``), else the
+    standard FHIR package cache folder, else nothing (every value set then counts as not loaded)."""
+    from ..errors import ConfigError
+    from .packages import R4_CORE, PackageSet
+
+    try:
+        return PackageSet.of([R4_CORE])
+    except ConfigError:
+        folder = core_package_dir()
+        return directory_resolver(folder) if folder.is_dir() else None
 
 
 def check_binding(value, binding_strength: str, valueset_url: str | None, expression: str, **kw) -> Iterator[Issue]:
