@@ -1,0 +1,238 @@
+"""Resources validated per second on one core, side by side, and the validator's cold start.
+
+Run: .venv/bin/python benchmarks/validate.py [--count 12000] [--seconds 20]
+
+An NDJSON file of ``--count`` resources is generated deterministically (seeded) in a temporary
+folder: the resources fhir-at builds from ``examples/*.json`` (Patient, Practitioner,
+Organization, Encounter, Coverage, ServiceRequest, Procedure, Condition, Observation,
+DeviceRequest, DocumentReference with its base64 HTML report) with varied ids, names, dates and
+values, one whole transaction Bundle every 25 lines, and, when ``hl7.fhir.r4.examples#4.0.1`` is
+installed, the spec's examples of the same types (those under 100 kB). Each line is then read
+from memory and, on one core (``os.sched_setaffinity``):
+
+  * orjson parsing alone (the ceiling)
+  * fhir-at structure: parse + ``StructureValidator.iter_issues`` (this layer only)
+  * fhir-at validate: parse + the whole ``Validator`` facade, when it imports
+  * fhir.resources R4B: parse + ``model_validate`` (structure only, R4B models: R4 has none)
+  * jsonschema: parse + the official R4 JSON schema (``openapi/fhir.schema.json`` of the core
+    package, draft-06) per resource, through the definition of its resourceType (the root
+    schema's ``oneOf`` over 147 types is slower still)
+
+The slow ones stop after ``--seconds``; rates are lines handled / time. Then the cold start: a
+fresh interpreter importing the structure validator and validating one small Patient (wall time of
+the whole process and the part after start-up), and ``fhir-at validate`` on one small file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SPEC_TYPES = ("Patient", "Practitioner", "Organization", "Encounter", "Procedure", "Condition",
+              "Observation", "DeviceRequest", "DocumentReference", "Bundle", "Claim", "Coverage",
+              "ServiceRequest")
+FAMILIES = ["Rivera", "Okafor", "Nguyen", "Kowalski", "Haddad", "Silva", "Andersen", "Moreau", "Tanaka"]
+GIVEN = ["Ana", "Daniel", "Mei", "Omar", "Grace", "Luis", "Ingrid", "Kofi", "Sara", "Ravi"]
+SMALL_PATIENT = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Doe", "given": ["Jane"]}],
+                 "gender": "female", "birthDate": "1980-02-29"}
+
+
+def _date(rng: random.Random) -> str:
+    return f"{rng.randint(1930, 2024):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+
+
+def vary(resource: dict, rng: random.Random, n: int) -> dict:
+    """A copy of ``resource`` with another id, name, dates and values (still valid)."""
+    r = copy.deepcopy(resource)
+    r["id"] = f"bench-{n}"
+    for name in r.get("name") or []:
+        if isinstance(name, dict) and "family" in name:
+            name["family"] = rng.choice(FAMILIES)
+            name["given"] = [rng.choice(GIVEN)]
+    if "birthDate" in r:
+        r["birthDate"] = _date(rng)
+    for key in ("effectiveDateTime", "authoredOn", "recordedDate", "onsetDateTime", "date"):
+        if key in r and isinstance(r[key], str) and len(r[key]) >= 10:
+            r[key] = _date(rng) + r[key][10:]
+    q = r.get("valueQuantity")
+    if isinstance(q, dict) and isinstance(q.get("value"), (int, float)):
+        q["value"] = round(rng.uniform(0, 200), 1)
+    if isinstance(r.get("valueInteger"), int):
+        r["valueInteger"] = rng.randint(0, 6)
+    return r
+
+
+def generate(folder: Path, count: int) -> Path:
+    import orjson
+
+    from fhir_at import api
+    from fhir_at.validation.packages import cache_root
+
+    rng = random.Random(97755)
+    bundles = [api.convert(json.loads(p.read_text()), pdf=False)[0]
+               for p in sorted((ROOT / "examples").glob("*.json"))]
+    pool = [e["resource"] for b in bundles for e in b["entry"]]
+    spec = cache_root() / "hl7.fhir.r4.examples#4.0.1" / "package"
+    for f in sorted(spec.glob("*.json")) if spec.is_dir() else ():
+        if f.name.split("-", 1)[0] in SPEC_TYPES and f.stat().st_size < 100_000:
+            doc = json.loads(f.read_bytes())
+            if doc.get("resourceType") in SPEC_TYPES:
+                pool.append(doc)
+    out = folder / "resources.ndjson"
+    with out.open("wb") as fh:
+        for n in range(count):
+            if n % 25 == 24:
+                doc = copy.deepcopy(rng.choice(bundles))
+                doc["id"] = f"bench-{n}"
+            else:
+                doc = vary(rng.choice(pool), rng, n)
+            fh.write(orjson.dumps(doc) + b"\n")
+    return out
+
+
+def timed(fn, lines: list[bytes], seconds: float) -> tuple[float, int, int]:
+    """(lines per second, lines done, lines with a problem) over ``lines`` in order, time-boxed."""
+    for line in lines[:50]:        # warm-up: lazy imports, plan compilation, caches
+        fn(line)
+    done = bad = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    for line in lines:
+        if fn(line):
+            bad += 1
+        done += 1
+        if (done & 63) == 0 and time.perf_counter() > deadline:
+            break
+    return done / (time.perf_counter() - start), done, bad
+
+
+def cold_start(runs: int = 5) -> tuple[float, float]:
+    code = ("import time; t=time.perf_counter()\n"
+            "from fhir_at.validation.structure import iter_structure_issues\n"
+            f"assert not list(iter_structure_issues({SMALL_PATIENT!r}))\n"
+            "print(time.perf_counter()-t)")
+    walls, inner = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+        walls.append(time.perf_counter() - t0)
+        inner.append(float(done.stdout.strip()))
+    return statistics.median(walls), statistics.median(inner)
+
+
+def cli_cold_start(folder: Path, runs: int = 5) -> float | None:
+    cli = Path(sys.executable).parent / "fhir-at"
+    if not cli.exists():
+        return None
+    small = folder / "patient.json"
+    small.write_text(json.dumps(SMALL_PATIENT))
+    walls = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        done = subprocess.run([str(cli), "validate", str(small)], capture_output=True, text=True, cwd=ROOT)
+        walls.append(time.perf_counter() - t0)
+        if done.returncode not in (0, 1):
+            return None
+    return statistics.median(walls)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=12000, help="resources in the NDJSON file")
+    ap.add_argument("--seconds", type=float, default=20.0, help="time box for each slow validator")
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+
+    import orjson
+
+    from fhir_at.validation.packages import R4_CORE, load_package
+    from fhir_at.validation.structure import StructureValidator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        ndjson = generate(folder, args.count)
+        lines = ndjson.read_bytes().splitlines()
+        size = sum(len(x) for x in lines)
+        n_bundles = sum(1 for x in lines if x.startswith(b'{"resourceType":"Bundle"'))
+        print(f"{len(lines)} resources, {size / len(lines) / 1024:.1f} kB on average ({n_bundles} Bundles)")
+
+        structure = StructureValidator()
+
+        def parse(line):
+            orjson.loads(line)
+
+        def fhir_at_structure(line):
+            return any(i.severity.value in ("error", "fatal") for i in structure.iter_issues(orjson.loads(line)))
+
+        rows = [("orjson parse only (ceiling)", timed(parse, lines, args.seconds)),
+                ("fhir-at structure", timed(fhir_at_structure, lines, args.seconds))]
+
+        try:
+            from fhir_at.validation.validator import Validator
+
+            full = Validator()
+
+            def fhir_at_full(line):
+                return any(i.severity.value in ("error", "fatal") for i in full.iter_issues(orjson.loads(line)))
+
+            rows.append(("fhir-at validate (all layers present)", timed(fhir_at_full, lines, args.seconds)))
+        except Exception as exc:  # noqa: BLE001 - a layer in progress must not stop the benchmark
+            print(f"(fhir-at Validator skipped: {type(exc).__name__}: {exc})")
+
+        from fhir.resources.R4B import get_fhir_model_class
+
+        def r4b(line):
+            doc = orjson.loads(line)
+            try:
+                get_fhir_model_class(doc["resourceType"]).model_validate(doc)
+            except Exception:  # noqa: BLE001 - counted as rejected
+                return True
+            return False
+
+        rows.append(("fhir.resources R4B model_validate", timed(r4b, lines, args.seconds)))
+
+        import jsonschema
+
+        schema_file = load_package(R4_CORE).folder / "openapi" / "fhir.schema.json"
+        schema = json.loads(schema_file.read_bytes())
+        cls = jsonschema.validators.validator_for(schema)
+        per_type: dict[str, object] = {}
+
+        def by_schema(line):
+            doc = orjson.loads(line)
+            rt = doc["resourceType"]
+            v = per_type.get(rt)
+            if v is None:
+                v = per_type[rt] = cls({"$ref": f"#/definitions/{rt}", "definitions": schema["definitions"]})
+            return next(iter(v.iter_errors(doc)), None) is not None
+
+        rows.append(("jsonschema, official R4 schema", timed(by_schema, lines, args.seconds)))
+
+        print(f"\n{'':40} {'resources/s':>12} {'done':>7} {'rejected':>9}")
+        for name, (rate, done, bad) in rows:
+            print(f"{name:40} {rate:12,.0f} {done:7} {bad:9}")
+
+        wall, inner = cold_start()
+        print(f"\ncold start, import + validate one small Patient: {inner * 1000:.0f} ms in-process, "
+              f"{wall * 1000:.0f} ms with interpreter start-up (median of 5)")
+        cli = cli_cold_start(folder)
+        if cli is not None:
+            print(f"cold start, `fhir-at validate patient.json`: {cli * 1000:.0f} ms (median of 5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
