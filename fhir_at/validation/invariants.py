@@ -10,8 +10,8 @@ How a constraint is checked, cheapest first:
 
 1. **Native** — the most frequent constraints are re-implemented in Python on plain JSON (see
    ``_NATIVE``): ele-1 (every element) and ext-1 (every extension) in the walk itself; dom-2, dom-3
-   (when nothing is contained), dom-4, dom-5, dom-6, ref-1, per-1, qty-3, cpt-2, att-1, rng-2 (when
-   a bound is missing), txt-1, txt-2, obs-3, obs-6, obs-7 (no value or no component), pat-1, con-3
+   (when nothing is contained), dom-4, dom-5, dom-6, ref-1, per-1, qty-3, cpt-2, att-1, rng-2 (fhirpathpy
+   cannot compare Quantities: same units compared, other units pass), txt-1, txt-2, obs-3, obs-6, obs-7 (no value or no component), pat-1, con-3
    (all but the category-without-status case), con-4, con-5, bdl-5, bdl-8. A native is used only
    when the StructureDefinition's expression is exactly the one it implements, and it may answer
    "don't know" (``None``), which hands the instance over to fhirpathpy. The test suite checks every
@@ -279,6 +279,20 @@ def _con5(d, st):
     return not _eie(d) or not _ex(d, "clinicalStatus")
 
 
+def _rng2(d, st):
+    lo, hi = d.get("low"), d.get("high")
+    if not lo or not hi:
+        return True
+    if not isinstance(lo, dict) or not isinstance(hi, dict):
+        return None
+    a, b = lo.get("value"), hi.get("value")
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or isinstance(a, bool) or isinstance(b, bool):
+        return True                   # a bound without a value: not comparable (empty), passes
+    if (lo.get("system"), lo.get("code")) != (hi.get("system"), hi.get("code")):
+        return True                   # different units: not converted (UCUM conversion not done), passes
+    return a <= b
+
+
 def _bdl8(d, st):
     fu = d.get("fullUrl")
     return "/_history/" not in fu if isinstance(fu, str) else True
@@ -301,8 +315,7 @@ _NATIVE: dict[str, tuple[str, Callable]] = {
     "cpt-2": ("value.empty() or system.exists()", lambda d, st: not _ex(d, "value") or _ex(d, "system")),
     "att-1": ("data.empty() or contentType.exists()",
               lambda d, st: not _ex(d, "data") or _ex(d, "contentType")),
-    "rng-2": ("low.empty() or high.empty() or (low <= high)",
-              lambda d, st: True if not _ex(d, "low") or not _ex(d, "high") else None),
+    "rng-2": ("low.empty() or high.empty() or (low <= high)", _rng2),
     "txt-1": ("htmlChecks()", lambda v, st: not narrative_problems(v)),
     "txt-2": ("htmlChecks()", lambda v, st: not narrative_is_empty(v)),
     "obs-3": ("low.exists() or high.exists() or text.exists()",
@@ -473,6 +486,8 @@ class InvariantEngine:
         parsed = self.parse(expression)
         if isinstance(parsed, Exception):
             return f"syntax: {str(parsed).strip() or type(parsed).__name__}"
+        if not parsed.get("children"):
+            return "syntax: the expression does not parse"
         known = set(invocation_registry) | set(UNSUPPORTED_BY_FHIRPATHPY)
         missing = sorted(_function_names(parsed, set()) - known)
         if missing:
@@ -778,6 +793,7 @@ class InvariantEngine:
                                            f"invariant {con.key} skipped: {unk}"))
                     continue
                 except Exception as exc:  # noqa: BLE001 - fhirpathpy raises plain Exceptions
+                    self.unevaluable.setdefault(con.key, f"{type(exc).__name__}: {str(exc)[:200]}")
                     if con.key not in st.reported:
                         st.reported.add(con.key)
                         out.append(self._issue(Msg.VAL_INV_UNEVALUABLE, Severity.WARNING, con, loc,
@@ -885,6 +901,28 @@ class InvariantEngine:
         return Issue(Severity.ERROR, IssueCode.INVARIANT, Msg.VAL_INV_FAILED.value,
                      f"Constraint failed: {key}: '{human}' (defined at {source})", Path(), Source.VALIDATOR,
                      loc, citation=f"{CORE}{source}")
+
+    def evaluate(self, expression: str, data, *, type_path: str | None = None, resource: dict | None = None,
+                 bundle: dict | None = None) -> list:
+        """fhirpathpy's result (plain data) of `expression` on `data`, with the FHIR functions of this module.
+
+        `type_path` is the FHIRPath type of `data` (default: its resourceType); `resource` is
+        ``%resource``/``%rootResource`` (default: `data`); `bundle` is what ``resolve()`` searches.
+        """
+        from fhirpathpy import apply_parsed_path
+        from fhirpathpy.engine.nodes import ResourceNode
+
+        problem = self.compile_problem(expression)
+        if problem:
+            raise ValueError(problem)
+        root = resource if resource is not None else data if isinstance(data, dict) else {}
+        st = _State(root, root, bundle)
+        st.options = self._options(st)
+        node = ResourceNode.create_node(data, type_path or (data.get("resourceType") if isinstance(data, dict) else None))
+        from fhirpathpy.engine.util import get_data
+        result = apply_parsed_path(node, self.parse(expression), {"resource": root, "rootResource": root},
+                                   self._model, st.options)
+        return [get_data(x) for x in result]
 
     # ----- introspection
 
