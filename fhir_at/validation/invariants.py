@@ -705,6 +705,8 @@ class InvariantEngine:
         from fhirpathpy.engine.nodes import ResourceNode
         from fhirpathpy.engine.util import get_data
 
+        if not st.options:
+            st.options = self._options(st)
         node = ResourceNode.create_node(data, con.type_path, ext)
         result = apply_parsed_path(node, con.parsed, {"resource": st.resource, "rootResource": st.root},
                                    self._model, st.options)
@@ -762,8 +764,7 @@ class InvariantEngine:
         node = self._resource_node(rt) if isinstance(rt, str) else None
         if node is None:
             return
-        st = _State(resource, resource, resource if rt == "Bundle" else bundle)
-        st.options = self._options(st)
+        st = _State(resource, resource, resource if rt == "Bundle" else bundle)   # options: on first use
         out: list[Issue] = []
         self._check(node.constraints, resource, st, location or rt, out)
         self._walk(node, resource, st, location or rt, out)
