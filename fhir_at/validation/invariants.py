@@ -37,9 +37,9 @@ resource as a warning ("cannot be evaluated"), never raised; so is an evaluation
 A result that is empty counts as satisfied (fhirpathpy returns empty e.g. for dateTimes of different
 precision, where the answer is unknown); only a single ``false`` fails.
 
-Not thread-safe across threads sharing one engine while it builds its tables? It is: tables are
-built under a lock. fhirpathpy itself keeps module-level state (the model for ``is``), so run one
-evaluation at a time per process (the validator parallelises with processes).
+The element tables are built lazily under a lock, but fhirpathpy keeps module-level state (the
+model used by ``is``/``as``), so evaluate with one thread per process (parallelise with processes).
+dom-6 (a best-practice warning) is not checked on contained resources.
 """
 
 from __future__ import annotations
