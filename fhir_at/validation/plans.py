@@ -21,14 +21,15 @@ from typing import Callable
 from .primitives import Primitive, compile_primitive
 
 __all__ = ["Binding", "Constraint", "ElementInfo", "Slot", "ObjectPlan", "PlanRegistry",
-           "PRIMITIVE", "COMPLEX", "RESOURCE", "SD_BASE"]
+           "PRIMITIVE", "COMPLEX", "RESOURCE", "PROHIBITED", "SD_BASE"]
 
 SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
 _FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 _SYSTEM = "http://hl7.org/fhirpath/System."
 
-# Slot.kind
-PRIMITIVE, COMPLEX, RESOURCE = 0, 1, 2
+# Slot.kind (PROHIBITED: max = 0)
+PRIMITIVE, COMPLEX, RESOURCE, PROHIBITED = 0, 1, 2, 3
+_NOTHING: frozenset = frozenset()
 
 Definitions = Callable[[str], "dict | None"]
 
@@ -65,7 +66,7 @@ class Slot:
     """One JSON key an object may hold: ``birthDate``, ``valueQuantity``, ``contained``…"""
 
     __slots__ = ("key", "name", "label", "array", "min", "max", "kind", "type", "plan", "primitive",
-                 "extensible", "choice", "element")
+                 "extensible", "choice", "element", "ok")
 
     def __init__(self, key: str, name: str, label: str, element: ElementInfo, kind: int, type_: str,
                  choice: str | None):
@@ -82,13 +83,23 @@ class Slot:
         self.primitive: Primitive | None = None    # PRIMITIVE: resolved on first use
         self.extensible = kind == PRIMITIVE        # "_key" allowed
         self.choice = choice            # "value[x]" for a choice variant
+        self.ok: set | frozenset = _NOTHING  # values known to be valid (the primitive's cache)
+        if self.max == 0:
+            self.kind = PROHIBITED
+
+    def set_primitive(self, primitive: Primitive) -> None:
+        self.primitive = primitive
+        self.ok = primitive.valid_cache if primitive.kind == "string" else _NOTHING
 
     def __getstate__(self):
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.__slots__ if name != "ok"}
 
     def __setstate__(self, state):
         for name, value in state.items():
             setattr(self, name, value)
+        self.ok = _NOTHING
+        if self.primitive is not None:
+            self.set_primitive(self.primitive)
 
     def __repr__(self) -> str:
         return f"Slot({self.element.path} as {self.key}: {self.type})"
@@ -105,7 +116,8 @@ class ObjectPlan:
         self.element = element          # constraints of the element this object is
         self.is_resource = is_resource
         self.slots: dict[str, Slot] = {}
-        # elements with min > 0: (element name, min, JSON keys of the element, element path)
+        # elements with min > 0: (element name, min, JSON keys of the element and their "_" forms,
+        # element path)
         self.required: tuple[tuple[str, int, tuple[str, ...], str], ...] = ()
         self.choices: dict[str, tuple[str, ...]] = {}   # "value[x]" -> its JSON keys
 
@@ -253,6 +265,7 @@ def _compile(sd: dict, name: str, registry: PlanRegistry) -> ObjectPlan:
                 plan.slots[ename] = slot
                 keys.append(ename)
             if info.min > 0:
+                keys += ["_" + k for k in keys]
                 required.append((ename[:-3] if ename.endswith("[x]") else ename, info.min, tuple(keys),
                                  plan.path + "." + ename))
         plan.required = tuple(required)
@@ -273,7 +286,7 @@ def _typed_slot(key: str, name: str, label: str, info: ElementInfo, code: str, c
                 e: dict, children: dict, level: Callable, registry: PlanRegistry) -> Slot:
     if code[:1].islower():
         slot = Slot(key, name, label, info, PRIMITIVE, code, choice)
-        slot.primitive = registry.primitive(code)
+        slot.set_primitive(registry.primitive(code))
         return slot
     if code in ("Resource", "DomainResource"):
         return Slot(key, name, label, info, RESOURCE, code, choice)

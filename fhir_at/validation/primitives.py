@@ -49,7 +49,7 @@ def json_type_name(value: Any) -> str:
 class Primitive:
     """The rules of one primitive type; ``kind`` is its JSON type: string, boolean, integer, number."""
 
-    __slots__ = ("name", "kind", "regex", "_ok")
+    __slots__ = ("name", "kind", "regex", "valid_cache")
 
     def __init__(self, name: str, regex: str | None):
         self.name = name
@@ -63,7 +63,8 @@ class Primitive:
             self.kind = "number"
         else:
             self.kind = "string"
-        self._ok: set = set()
+        # strings found valid (bounded; cleared, never replaced: slots share it)
+        self.valid_cache: set = set()
 
     def __reduce__(self):
         return (Primitive, (self.name, self.regex.pattern if self.regex else None))
@@ -72,7 +73,7 @@ class Primitive:
         kind = self.kind
         if kind == "string":
             if type(value) is str:
-                if value in self._ok:
+                if value in self.valid_cache:
                     return None
                 return self._check_string(value)
             return Msg.VAL_JSON_TYPE, (f"The {self.name} value must be a JSON string, "
@@ -119,7 +120,7 @@ class Primitive:
         else:
             problem = None
         if problem is None and len(value) < 256:
-            ok = self._ok
+            ok = self.valid_cache
             if len(ok) >= _CACHE_LIMIT:
                 ok.clear()
             ok.add(value)

@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 from ..issues import Issue, Severity, Source
 from ..messages import Msg, issue
-from .plans import COMPLEX, PRIMITIVE, RESOURCE, ObjectPlan, PlanRegistry, Slot
+from .plans import COMPLEX, PRIMITIVE, PROHIBITED, RESOURCE, ObjectPlan, PlanRegistry, Slot
 from .primitives import json_type_name
 
 __all__ = ["StructureValidator", "iter_structure_issues", "default_validator"]
@@ -101,7 +101,10 @@ class StructureValidator:
                     self._unknown(key, plan, loc, out)
                 continue
             if slot.choice is not None:
-                choices = _note_choice(choices, slot, key, loc, out)
+                if choices is None:
+                    choices = {slot.choice: key}
+                else:
+                    _note_choice(choices, slot, key, loc, out)
             if slot.array:
                 if type(value) is not list:
                     self._not_array(slot, value, loc, out)
@@ -113,6 +116,8 @@ class StructureValidator:
                 continue
             kind = slot.kind
             if kind == PRIMITIVE:
+                if type(value) is str and value in slot.ok:      # already found valid
+                    continue
                 if type(value) in _SCALARS:
                     problem = slot.primitive.check(value)
                     if problem is not None:
@@ -127,33 +132,43 @@ class StructureValidator:
                         if sub is None:
                             continue
                     self._object(value, sub, f"{loc}.{slot.label}", out)
-                else:
+                elif kind == RESOURCE:
                     self._resource(value, f"{loc}.{slot.label}", out)
+                else:
+                    self._prohibited(slot, loc, out)
+            elif kind == PROHIBITED:
+                self._prohibited(slot, loc, out)
             else:
                 self._bad_single(slot, value, loc, out)
-            if slot.max == 0:
-                _add(out, Msg.VAL_CARDINALITY_MAX, f"{slot.element.path}: max allowed = 0, but found 1",
-                     f"{loc}.{slot.label}")
         for name, minimum, keys, path in plan.required:
-            found = 0
             for k in keys:
-                if k in obj or "_" + k in obj:
-                    found = _count(obj, k)
+                if k in obj:
+                    if minimum == 1:
+                        break
+                    found = _count(obj, k.lstrip("_"))
+                    if found < minimum:
+                        _add(out, Msg.VAL_CARDINALITY_MIN,
+                             f"{path}: minimum required = {minimum}, but only found {found}", loc)
                     break
-            if found < minimum:
-                _add(out, Msg.VAL_CARDINALITY_MIN,
-                     f"{path}: minimum required = {minimum}, but only found {found}", loc)
+            else:
+                _add(out, Msg.VAL_CARDINALITY_MIN, f"{path}: minimum required = {minimum}, but only found 0",
+                     loc)
 
     def _array(self, obj: dict, slot: Slot, value: list, loc: str, out: list) -> None:
         kind = slot.kind
         label = slot.label
-        if 0 < slot.max < len(value):
+        if kind == PROHIBITED or 0 < slot.max < len(value):
             _add(out, Msg.VAL_CARDINALITY_MAX,
                  f"{slot.element.path}: max allowed = {slot.max}, but found {len(value)}", f"{loc}.{label}")
+            if kind == PROHIBITED:
+                return
         if kind == PRIMITIVE:
             check = slot.primitive.check
+            ok = slot.ok
             ext = None
             for i, v in enumerate(value):
+                if type(v) is str and v in ok:
+                    continue
                 if v is None:
                     if ext is None:
                         ext = obj.get("_" + slot.key)
@@ -188,6 +203,10 @@ class StructureValidator:
             else:
                 _add(out, Msg.VAL_JSON_TYPE, f"An item of '{slot.key}' must be an object ({slot.type}), "
                      f"not {json_type_name(v)}", f"{loc}.{label}[{i}]")
+
+    def _prohibited(self, slot: Slot, loc: str, out: list) -> None:
+        _add(out, Msg.VAL_CARDINALITY_MAX, f"{slot.element.path}: max allowed = 0, but found 1",
+             f"{loc}.{slot.label}")
 
     def _resolve(self, slot: Slot) -> ObjectPlan | None:
         sub = self.plans.type_plan(slot.type)
