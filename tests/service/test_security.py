@@ -221,3 +221,34 @@ def test_logs_are_json_lines_with_the_route_template_and_no_phi(client, caplog, 
     for phi in ("PATIENT-ID-SECRET", "MRN-SECRET", seed["patient"]["name"]["family"] if isinstance(
             seed["patient"].get("name"), dict) else "Duchenne", ALL_KEY):
         assert phi not in text
+
+
+def test_jwks_from_a_url_and_an_unreachable_one(tmp_path, jwks_file, make_token):
+    import functools
+    import http.server
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from fhir_at.service.app import create_app
+    from tests.service.test_downstream import closed_port
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(jwks_file.parent))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for url, status in ((f"http://127.0.0.1:{server.server_port}/{jwks_file.name}", 200),
+                            (f"http://127.0.0.1:{closed_port()}/jwks.json", 502)):
+            jwt_cfg = {"jwks_url": url, "issuer": "https://idp.test/", "audience": "fhir-at", "algorithms": ["RS256"]}
+            settings = Settings.of({"auth": {"jwt": jwt_cfg}, "outbox": {"path": str(tmp_path / "o.sqlite")}})
+            with TestClient(create_app(settings)) as c:
+                r = post(c, "/$validate", PATIENT, **bearer(make_token()))
+                assert r.status_code == status, r.text
+                if status == 502:
+                    assert r.json()["issue"][0]["details"]["text"] == "the identity provider's keys cannot be fetched"
+                else:
+                    forged = make_token(key=rsa_key())
+                    assert post(c, "/$validate", PATIENT, **bearer(forged)).status_code == 401
+    finally:
+        server.shutdown()
