@@ -38,6 +38,15 @@ PROCESS_PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 US_CORE_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category"
 US_CORE_DOCREF_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 
+# The FHIR specification's own namespaces, as the validator meets them.
+FHIR_SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
+EXT_FHIR_TYPE = FHIR_SD_BASE + "structuredefinition-fhir-type"
+EXT_REGEX = FHIR_SD_BASE + "regex"
+FHIRPATH_TYPES = "http://hl7.org/fhirpath/"
+FHIRPATH_SYSTEM = FHIRPATH_TYPES + "System."
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+OID_PREFIX = "urn:oid:"
+
 # Extensions of HL7's own, used on validator output.
 EXT_OO_FILE = "http://hl7.org/fhir/StructureDefinition/operationoutcome-file"
 

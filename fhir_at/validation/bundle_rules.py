@@ -8,6 +8,7 @@ import binascii
 import hashlib
 from typing import Iterator
 
+from ..terminology import systems
 from ..issues import Issue, IssueCode, Severity, Source
 
 __all__ = ["iter_bundle_issues", "iter_reference_issues", "check_attachment"]
@@ -52,8 +53,9 @@ def iter_reference_issues(resource: dict, location: str) -> Iterator[Issue]:
                          "from the resource (dom-3)", f"{location}.contained[{i}]")
 
 
-def iter_bundle_issues(bundle: dict, location: str = "Bundle") -> Iterator[Issue]:
-    """References between entries, entry requests, and the document's first entry."""
+def iter_bundle_issues(bundle: dict, location: str = "Bundle", *, structural: bool = True) -> Iterator[Issue]:
+    """References between entries; with ``structural``, also entry requests and the document's first
+    entry (rules bdl-3 and bdl-11 say the same: leave them to the invariant layer when it runs)."""
     btype = bundle.get("type")
     entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict)]
     full_urls = {e["fullUrl"] for e in entries if isinstance(e.get("fullUrl"), str)}
@@ -66,7 +68,7 @@ def iter_bundle_issues(bundle: dict, location: str = "Bundle") -> Iterator[Issue
              if not u.startswith("urn:") and u.count("/") >= 2}
     for i, e in enumerate(entries):
         where = f"{location}.entry[{i}]"
-        if btype in ("transaction", "batch") and "request" not in e:
+        if structural and btype in ("transaction", "batch") and "request" not in e:
             yield _issue(Severity.ERROR, IssueCode.REQUIRED, "VAL_BDL_REQUEST",
                          f"an entry of a {btype} needs a request (method and url)", where)
         res = e.get("resource")
@@ -75,7 +77,7 @@ def iter_bundle_issues(bundle: dict, location: str = "Bundle") -> Iterator[Issue
         for ref, at in _references(res, f"{where}.resource"):
             if ref.startswith("#") or "/_history/" in ref and ref in full_urls:
                 continue
-            if ref.startswith("urn:uuid:") or ref.startswith("urn:oid:"):
+            if ref.startswith(("urn:uuid:", systems.OID_PREFIX)):
                 if ref not in full_urls:
                     yield _issue(Severity.ERROR, IssueCode.NOT_FOUND, "VAL_BDL_REF_UNRESOLVED",
                                  f"reference {ref!r} does not resolve to an entry of the bundle", at)
@@ -88,7 +90,7 @@ def iter_bundle_issues(bundle: dict, location: str = "Bundle") -> Iterator[Issue
                     else:
                         yield _issue(Severity.ERROR, IssueCode.NOT_FOUND, "VAL_BDL_REF_UNRESOLVED",
                                      f"reference {ref!r} does not resolve to an entry of the bundle", at)
-    if btype == "document":
+    if structural and btype == "document":
         first = (entries[0].get("resource") or {}).get("resourceType") if entries else None
         if first != "Composition":
             yield _issue(Severity.ERROR, IssueCode.INVARIANT, "VAL_BDL_DOCUMENT",

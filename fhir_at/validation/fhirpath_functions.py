@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 
+from ..terminology import systems
+
 __all__ = ["has_value", "narrative_problems", "narrative_is_empty", "html_checks", "Unknown",
            "XHTML_NS", "NARRATIVE_ELEMENTS", "NARRATIVE_ATTRIBUTES"]
 
-XHTML_NS = "http://www.w3.org/1999/xhtml"
+XHTML_NS = systems.XHTML_NS
 
 # The FHIR narrative subset (R4 §2.4 Narrative, txt-1: HTML 4.0 chapters 7-11 except 9.4, and 15,
 # <a>, images, style attributes); the same lists as the HL7 reference validator.

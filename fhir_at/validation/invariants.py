@@ -50,13 +50,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterator
 
+from ..terminology import systems
 from ..issues import Issue, IssueCode, Path, Severity, Source
 from ..messages import Msg
 from .fhirpath_functions import Unknown, has_value, html_checks, narrative_is_empty, narrative_problems
 
 __all__ = ["InvariantEngine", "Constraint", "UNSUPPORTED_BY_FHIRPATHPY", "NATIVE_KEYS"]
 
-CORE = "http://hl7.org/fhir/StructureDefinition/"
+CORE = systems.FHIR_SD_BASE
 # The functions fhirpathpy 2.2.4 lacks and this module supplies.
 UNSUPPORTED_BY_FHIRPATHPY = ("hasValue", "htmlChecks", "resolve", "memberOf", "conformsTo")
 
@@ -249,8 +250,8 @@ def _obs7(d, st):
     return True
 
 
-_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-_VER = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+_CLINICAL = systems.CONDITION_CLINICAL
+_VER = systems.CONDITION_VER_STATUS
 
 
 def _codings(cc) -> list:
@@ -326,14 +327,15 @@ _NATIVE: dict[str, tuple[str, Callable]] = {
               ".empty()", _obs7),
     "pat-1": ("name.exists() or telecom.exists() or address.exists() or organization.exists()",
               lambda d, st: _ex(d, "name") or _ex(d, "telecom") or _ex(d, "address") or _ex(d, "organization")),
-    "con-3": ("clinicalStatus.exists() or verificationStatus.coding.where(system='http://terminology.hl7.org"
-              "/CodeSystem/condition-ver-status' and code = 'entered-in-error').exists() or category.select("
+    # the SD's expression texts, to the character (the URIs come from systems.py)
+    "con-3": (f"clinicalStatus.exists() or verificationStatus.coding.where(system='{_VER}'"
+              " and code = 'entered-in-error').exists() or category.select("
               "$this='problem-list-item').empty()", _con3),
-    "con-4": ("abatement.empty() or clinicalStatus.coding.where(system='http://terminology.hl7.org/CodeSystem"
-              "/condition-clinical' and (code='resolved' or code='remission' or code='inactive')).exists()",
+    "con-4": (f"abatement.empty() or clinicalStatus.coding.where(system='{_CLINICAL}'"
+              " and (code='resolved' or code='remission' or code='inactive')).exists()",
               _con4),
-    "con-5": ("verificationStatus.coding.where(system='http://terminology.hl7.org/CodeSystem/condition-ver-"
-              "status' and code='entered-in-error').empty() or clinicalStatus.empty()", _con5),
+    "con-5": (f"verificationStatus.coding.where(system='{_VER}'"
+              " and code='entered-in-error').empty() or clinicalStatus.empty()", _con5),
     "bdl-5": ("resource.exists() or request.exists() or response.exists()",
               lambda d, st: _ex(d, "resource") or _ex(d, "request") or _ex(d, "response")),
     "bdl-8": ("fullUrl.contains('/_history/').not()", _bdl8),
@@ -631,7 +633,7 @@ class InvariantEngine:
                         type_path = el["path"]
                     elif code == "Resource" or (code[:1].isupper() and self._is_resource(code)):
                         kind, child_node, type_path = "resource", None, code
-                    elif code[:1].islower() or code.startswith("http://hl7.org/fhirpath/"):
+                    elif code[:1].islower() or code.startswith(systems.FHIRPATH_TYPES):
                         kind, child_node, type_path = "primitive", None, code
                     else:
                         kind, child_node = "complex", self._type_node(code, profile)

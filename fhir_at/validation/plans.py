@@ -18,14 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..terminology import systems
 from .primitives import Primitive, compile_primitive
 
 __all__ = ["Binding", "Constraint", "ElementInfo", "Slot", "ObjectPlan", "PlanRegistry",
            "PRIMITIVE", "COMPLEX", "RESOURCE", "PROHIBITED", "SD_BASE"]
 
-SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
-_FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
-_SYSTEM = "http://hl7.org/fhirpath/System."
+SD_BASE = systems.FHIR_SD_BASE
+_FHIR_TYPE = systems.EXT_FHIR_TYPE
+_SYSTEM = systems.FHIRPATH_SYSTEM
 
 # Slot.kind (PROHIBITED: max = 0)
 PRIMITIVE, COMPLEX, RESOURCE, PROHIBITED = 0, 1, 2, 3

@@ -20,11 +20,12 @@ import math
 import re
 from typing import Any
 
+from ..terminology import systems
 from ..messages import Msg
 
 __all__ = ["Primitive", "compile_primitive", "json_type_name", "REGEX_EXTENSION", "JSON_TYPE_NAMES"]
 
-REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
+REGEX_EXTENSION = systems.EXT_REGEX
 
 _INT_RANGES = {
     "integer": (-2147483648, 2147483647),
@@ -173,7 +174,7 @@ _EXPECTED = {
     "time": "hh:mm:ss(.sss)",
     "id": "1 to 64 characters among A-Z a-z 0-9 - .",
     "code": "no leading or trailing whitespace and no whitespace other than single spaces",
-    "oid": "urn:oid:1.2.3...",
+    "oid": systems.OID_PREFIX + "1.2.3...",
     "uuid": "urn:uuid: followed by a lower-case UUID",
     "uri": "no whitespace",
     "url": "no whitespace",

@@ -36,7 +36,7 @@ class StructureValidator:
     """Checks resources against the plans of a :class:`PlanRegistry`."""
 
     def __init__(self, definitions: Callable[[str], dict | None] | None = None, *,
-                 registry: PlanRegistry | None = None):
+                 registry: PlanRegistry | None = None, terminology=None):
         if registry is None:
             if definitions is None:
                 from .packages import R4_CORE, PackageSet
@@ -44,6 +44,30 @@ class StructureValidator:
                 definitions = PackageSet.of([R4_CORE])
             registry = PlanRegistry(definitions)
         self.plans = registry
+        # A fhir_at.validation.terminology.Terminology: bindings and offline code checks of the
+        # coded, Quantity and Identifier elements met on the walk; None = structure only.
+        self.terminology = terminology
+        self._term_kind: dict[int, int] = {}
+
+    def _terms(self, slot: Slot, value, expression: str, out: list) -> None:
+        kind = self._term_kind.get(id(slot))
+        if kind is None:
+            kind = self._term_kind[id(slot)] = _term_kind(slot)
+        if kind == _NO_TERMS or self.terminology is None:
+            return
+        t = self.terminology
+        if kind == _BOUND:
+            b = slot.element.binding
+            # the codings themselves are checked when the walk reaches them (kind _CODING)
+            out.extend(t.check_binding(value, b.strength, b.value_set, expression,
+                                       check_codings=slot.type == "code"))
+        elif kind == _CODING and type(value) is dict:
+            out.extend(t.check_coding(value.get("system"), value.get("code"), value.get("display"),
+                                      expression, unknown_severity=Severity.WARNING))
+        elif kind == _QUANTITY and type(value) is dict:
+            out.extend(t.check_quantity(value, expression))
+        elif kind == _IDENTIFIER and type(value) is dict:
+            out.extend(t.check_identifier(value, expression))
 
     def iter_issues(self, resource, location: str = "") -> Iterator[Issue]:
         out: list[Issue] = []
@@ -90,8 +114,11 @@ class StructureValidator:
             return
         slots = plan.slots
         choices = None
+        terms = self.terminology is not None
         for key, value in obj.items():
             slot = slots.get(key)
+            if terms and slot is not None and value is not None and not slot.array:
+                self._terms(slot, value, f"{loc}.{slot.label}", out)
             if slot is None:
                 if key == "resourceType" and plan.is_resource:
                     continue
@@ -162,6 +189,10 @@ class StructureValidator:
                  f"{slot.element.path}: max allowed = {slot.max}, but found {len(value)}", f"{loc}.{label}")
             if kind == PROHIBITED:
                 return
+        if self.terminology is not None:
+            for i, v in enumerate(value):
+                if v is not None:
+                    self._terms(slot, v, f"{loc}.{label}[{i}]", out)
         if kind == PRIMITIVE:
             check = slot.primitive.check
             ok = slot.ok
@@ -317,6 +348,26 @@ class StructureValidator:
 
 
 _SCALARS = frozenset({str, bool, int, float})
+
+
+_NO_TERMS, _BOUND, _CODING, _QUANTITY, _IDENTIFIER = range(5)
+_QUANTITY_TYPES = frozenset({"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"})
+
+
+def _term_kind(slot: Slot) -> int:
+    """Which terminology check a slot's values get (computed once per slot)."""
+    ty = slot.type
+    b = slot.element.binding
+    if ty in ("code", "Coding", "CodeableConcept") and b is not None and b.value_set \
+            and b.strength in ("required", "extensible", "preferred"):
+        return _BOUND
+    if ty == "Coding":
+        return _CODING
+    if ty in _QUANTITY_TYPES:
+        return _QUANTITY
+    if ty == "Identifier":
+        return _IDENTIFIER
+    return _NO_TERMS
 
 
 def _add(out: list, msg: Msg, text: str, expression: str, severity: Severity = Severity.ERROR) -> None:

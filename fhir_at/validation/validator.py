@@ -1,10 +1,10 @@
-"""The validator facade: every check layer over one resource, and OperationOutcomes for inputs.
+"""The validator facade: every check layer over one resource.
 
-``Validator().iter_issues(resource)`` is the primitive; ``validate()`` gives an Outcome, and
-``outcome_for(document)`` an OperationOutcome with line/column for a document read from a file.
-Layers, each a generator of Issues: structure (the base StructureDefinitions), invariants
-(FHIRPath constraints), terminology (bindings and offline code checks, called by the structure
-walker), and the multi-element rules of :mod:`bundle_rules`.
+``Validator().iter_issues(resource)`` is the primitive; ``validate()`` gives an Outcome. Layers,
+each a generator of Issues: structure against the base StructureDefinitions (calling the
+terminology layer for bindings and offline code checks on the way), invariants (FHIRPath
+constraints, including the bdl-*/dom-*/ref-* rules), and the rules of :mod:`bundle_rules` that need
+the whole Bundle (references between entries) or the data (Attachment size/hash).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Iterator
 
-from ..issues import Issue, Outcome, Severity
+from ..issues import Issue, IssueCode, Outcome, Severity, Source
 from .bundle_rules import check_attachment, iter_bundle_issues, iter_reference_issues
 from .packages import R4_CORE, PackageSet
 
@@ -31,37 +31,62 @@ class Validator:
         return PackageSet.of(list(self.package_refs))
 
     @cached_property
-    def _structure(self):
-        from . import structure
+    def terminology(self):
+        if not self.with_terminology:
+            return None
+        from .terminology import Terminology
 
-        return structure
+        return Terminology(self.definitions)
+
+    @cached_property
+    def structure(self):
+        from .structure import StructureValidator
+
+        return StructureValidator(self.definitions, terminology=self.terminology)
+
+    @cached_property
+    def invariants(self):
+        if not self.with_invariants:
+            return None
+        from .invariants import InvariantEngine
+
+        return InvariantEngine(self.definitions, member_of=self._member_of if self.terminology else None)
+
+    def _member_of(self, value, valueset_url: str) -> bool | None:
+        """FHIRPath memberOf(): True, False, or None when the value set cannot be expanded here."""
+        expansion = self.terminology.expand(valueset_url)
+        if expansion is None:
+            return None
+        if isinstance(value, str):
+            return expansion.contains(None, value)
+        codings = value.get("coding") if isinstance(value, dict) and "coding" in value else [value]
+        answers = [expansion.contains(c.get("system"), c.get("code")) for c in codings
+                   if isinstance(c, dict) and c.get("code")]
+        if any(a is True for a in answers):
+            return True
+        return None if any(a is None for a in answers) else False
 
     def iter_issues(self, resource, location: str | None = None) -> Iterator[Issue]:
         if not isinstance(resource, dict):
-            from ..issues import IssueCode, Source
-
             yield Issue(Severity.ERROR, IssueCode.STRUCTURE, "VAL_NOT_A_RESOURCE",
                         "expected a JSON object with a resourceType", source=Source.VALIDATOR, expression="$")
             return
         loc = location or str(resource.get("resourceType") or "$")
-        yield from self._structure_issues(resource, loc)
+        yield from self.structure.iter_issues(resource, loc)
+        if self.invariants is not None and isinstance(resource.get("resourceType"), str):
+            bundle = resource if resource.get("resourceType") == "Bundle" else None
+            yield from self.invariants.iter_invariant_issues(resource, location=loc, bundle=bundle)
         yield from self._rules(resource, loc)
 
-    def _structure_issues(self, resource: dict, loc: str) -> Iterator[Issue]:
-        try:
-            layer = self._structure
-        except ImportError:  # the structure layer is not there yet
-            return
-        yield from layer.iter_structure_issues(resource, loc)
-
     def _rules(self, resource: dict, loc: str) -> Iterator[Issue]:
-        yield from iter_reference_issues(resource, loc)
+        if self.invariants is None:  # dom-3 and ref-1 otherwise
+            yield from iter_reference_issues(resource, loc)
         if resource.get("resourceType") == "DocumentReference":
             for i, c in enumerate(resource.get("content") or []):
                 if isinstance(c, dict) and isinstance(c.get("attachment"), dict):
                     yield from check_attachment(c["attachment"], f"{loc}.content[{i}].attachment")
         if resource.get("resourceType") == "Bundle":
-            yield from iter_bundle_issues(resource, loc)
+            yield from iter_bundle_issues(resource, loc, structural=self.invariants is None)
             for i, e in enumerate(resource.get("entry") or []):
                 if isinstance(e, dict) and isinstance(e.get("resource"), dict):
                     yield from self._rules(e["resource"], f"{loc}.entry[{i}].resource")

@@ -67,8 +67,12 @@ _BCP47 = re.compile(
     r"|[xX](?:-[A-Za-z0-9]{1,8})+|i-[A-Za-z]{2,8}|art-lojban|cel-gaulish|zh-guoyu|zh-hakka|zh-xiang)$")
 
 
+# FHIR's own shorthands for its formats (CapabilityStatement.format: "xml | json | ttl | mime type").
+_FHIR_FORMATS = frozenset({"xml", "json", "ttl"})
+
+
 def mime_type_ok(code: str) -> bool:
-    return bool(_MIME.match(code))
+    return code in _FHIR_FORMATS or bool(_MIME.match(code))
 
 
 def language_tag_ok(code: str) -> bool:
