@@ -12,7 +12,7 @@ import re
 
 __all__ = ["PositionIndex", "parse_location"]
 
-_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_PART = re.compile(r"\.ofType\(([A-Za-z][A-Za-z0-9_]*)\)|\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _WS = " \t\r\n"
 
 
@@ -20,9 +20,16 @@ def parse_location(expression: str) -> tuple:
     """``Bundle.entry[2].resource.code`` → ``("entry", 2, "resource", "code")`` (the root type dropped)."""
     head = re.match(r"^[A-Za-z_$][A-Za-z0-9_]*", expression)
     rest = expression[head.end():] if head else expression
-    parts = []
+    parts: list = []
     for m in _PART.finditer(rest):
-        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        type_name, name, index = m.groups()
+        if type_name is not None and parts and isinstance(parts[-1], str):
+            # value.ofType(Quantity) is the JSON key valueQuantity
+            parts[-1] += type_name[:1].upper() + type_name[1:]
+        elif name is not None:
+            parts.append(name)
+        elif index is not None:
+            parts.append(int(index))
     return tuple(parts)
 
 

@@ -70,3 +70,15 @@ def test_attachment_size_and_hash():
     att["size"] += 1
     att["hash"] = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
     assert [i.message_id for i in check_attachment(att, "X")] == ["VAL_ATT_SIZE", "VAL_ATT_HASH"]
+
+
+def test_positions_of_fhirpath_locations():
+    from fhir_at.validation.positions import PositionIndex, parse_location
+
+    assert parse_location("Observation.value.ofType(Quantity).code") == ("valueQuantity", "code")
+    assert parse_location("Bundle.entry[2].resource.name[0].given[1]") == ("entry", 2, "resource", "name", 0, "given", 1)
+    text = '{\n  "resourceType": "Observation",\n  "valueQuantity": {\n    "code": "kg"\n  },\n  "note": [{"text": "a"}, {"text": "b"}]\n}'
+    index = PositionIndex(text)
+    assert index.find("Observation.value.ofType(Quantity).code") == (4, 5)
+    assert index.find("Observation.note[1].text") == (6, 28)
+    assert index.find("Observation.missing") == (1, 1)
