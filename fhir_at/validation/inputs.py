@@ -3,6 +3,7 @@ standard input — each document with where it came from, and syntax problems as
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,44 @@ def _depth(value, limit: int) -> bool:
     return False
 
 
+_KEY_END = re.compile(r'"\s*:')
+
+
+def _count_keys(value) -> int:
+    n = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            n += len(node)
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return n
+
+
+def _duplicate_keys(text: str, doc) -> list[str]:
+    """Keys given twice in one object. Exact and cheap: every member key ends in ``"`` + ``:`` in
+    the text, so when that count equals the number of keys parsed there is no duplicate; only
+    otherwise (a duplicate, or ``":`` inside a string value) is the text parsed again to find them."""
+    if len(_KEY_END.findall(text)) == _count_keys(doc):
+        return []
+    import json
+
+    found: list[str] = []
+
+    def pairs(items):
+        seen = set()
+        for k, _ in items:
+            if k in seen:
+                found.append(k)
+            seen.add(k)
+        return dict(items)
+
+    json.loads(text, object_pairs_hook=pairs)
+    return found
+
+
 def _parse(data: bytes, source: str, line: int | None) -> Document:
     import orjson
 
@@ -62,6 +101,13 @@ def _parse(data: bytes, source: str, line: int | None) -> Document:
     if _depth(doc, MAX_DEPTH):
         return Document(source, line, text, None, (_syntax(
             f"JSON nested deeper than {MAX_DEPTH} levels: refused", line, None),))
+    duplicates = _duplicate_keys(text, doc)
+    if duplicates:
+        names = ", ".join(sorted(set(duplicates)))
+        return Document(source, line, text, doc, (Issue(
+            Severity.ERROR, IssueCode.STRUCTURE, "VAL_JSON_DUPLICATE_KEY",
+            f"duplicate JSON property name(s): {names} (only the last value of each is validated)",
+            source=Source.VALIDATOR, expression="$", line=line),))
     return Document(source, line, text, doc)
 
 

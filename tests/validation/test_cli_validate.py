@@ -1,0 +1,96 @@
+"""fhir-at validate: inputs (JSON, NDJSON, folders, stdin), bad input, output forms, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from fhir_at.cli.main import main
+from fhir_at.errors import ConfigError
+from fhir_at.validation.packages import R4_CORE, load_package
+
+
+@pytest.fixture(autouse=True)
+def _core():
+    try:
+        load_package(R4_CORE)
+    except ConfigError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("hl7.fhir.r4.core#4.0.1 is not installed: run bash scripts/setup.sh")
+
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "text": {"status": "generated",
+           "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Jane</div>"}, "gender": "female"}
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_valid_resource_exits_0(tmp_path, capsys):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(PATIENT))
+    code, out, err = run(capsys, "validate", str(f))
+    assert code == 0 and "0 error(s)" in err
+
+
+def test_errors_with_line_and_column(tmp_path, capsys):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({**PATIENT, "gender": "xyz", "birthDate": "1990-13-01"}, indent=2))
+    code, out, err = run(capsys, "validate", str(f))
+    assert code == 1
+    lines = [l for l in out.splitlines() if ": error: " in l]
+    assert any("Patient.gender" in l and "administrative-gender" in l for l in lines), out
+    assert any(l.startswith(f"{f}:") and "Patient.birthDate" in l for l in lines), out
+    assert all(l.split(":")[1].isdigit() for l in lines)  # file:line:column
+
+
+def test_bad_inputs_never_crash(tmp_path, capsys):
+    (tmp_path / "truncated.json").write_text('{"resourceType": "Patient", "gend')
+    (tmp_path / "latin1.json").write_bytes('{"resourceType": "Patient", "name": [{"text": "Zoë"}]}'.encode("latin-1"))
+    (tmp_path / "deep.json").write_text('{"resourceType": "Basic", "x": ' + "[" * 200 + "]" * 200 + "}")
+    (tmp_path / "dup.json").write_text('{"resourceType": "Patient", "gender": "male", "gender": "female"}')
+    (tmp_path / "unknown.json").write_text('{"resourceType": "Frobnicator"}')
+    code, out, err = run(capsys, "validate", str(tmp_path), "--format", "json")
+    assert code == 1
+    bundle = json.loads(out)
+    assert bundle["type"] == "collection" and len(bundle["entry"]) == 5
+    by_file = {os.path.basename(e["resource"]["extension"][0]["valueString"]): e["resource"] for e in bundle["entry"]}
+    ids = {name: [i["extension"][0]["valueString"] for i in oo["issue"]] for name, oo in by_file.items()}
+    assert ids["truncated.json"] == ["VAL_JSON_SYNTAX"] and "line" in by_file["truncated.json"]["issue"][0]["details"]["text"]
+    assert ids["latin1.json"] == ["VAL_JSON_SYNTAX"] and "not UTF-8" in by_file["latin1.json"]["issue"][0]["details"]["text"]
+    assert ids["deep.json"] == ["VAL_JSON_SYNTAX"] and "deeper than" in by_file["deep.json"]["issue"][0]["details"]["text"]
+    assert "VAL_JSON_DUPLICATE_KEY" in ids["dup.json"]
+    assert ids["unknown.json"] and by_file["unknown.json"]["issue"][0]["severity"] in ("error", "fatal")
+
+
+def test_ndjson_issues_carry_the_line(tmp_path, capsys):
+    f = tmp_path / "r.ndjson"
+    f.write_text(json.dumps(PATIENT) + "\n" + json.dumps({**PATIENT, "gender": "xyz"}) + "\n")
+    code, out, _ = run(capsys, "validate", str(f))
+    assert code == 1 and f"{f}:2:" in out and f"{f}:1:" not in out
+
+
+def test_missing_file_and_package(tmp_path, capsys):
+    assert run(capsys, "validate", str(tmp_path / "none.json"))[0] == 3
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(PATIENT))
+    code, _, err = run(capsys, "validate", str(f), "--ig", "no.such.package#1.0")
+    assert code == 3 and "not installed" in err
+
+
+def test_our_bundles_have_no_errors(capsys, tmp_path):
+    from fhir_at import api
+    from tests.conftest import EXAMPLES
+
+    for p in sorted(EXAMPLES.glob("*.json")):
+        bundle, _ = api.convert(json.loads(p.read_text()), pdf=True)
+        f = tmp_path / f"{p.stem}.bundle.json"
+        f.write_text(json.dumps(bundle))
+    code, out, err = run(capsys, "validate", str(tmp_path))
+    assert code == 0, out
