@@ -53,6 +53,13 @@ def iter_reference_issues(resource: dict, location: str) -> Iterator[Issue]:
                          "from the resource (dom-3)", f"{location}.contained[{i}]")
 
 
+# A relative reference to no entry: a document or message must be self-contained (error); the
+# resources of a transaction, batch or collection may live on the server (warning); search and
+# history results routinely refer to resources they do not include (not reported).
+_OUTSIDE = {"document": Severity.ERROR, "message": Severity.ERROR, "transaction": Severity.WARNING,
+            "batch": Severity.WARNING, "collection": Severity.WARNING}
+
+
 def iter_bundle_issues(bundle: dict, location: str = "Bundle", *, structural: bool = True) -> Iterator[Issue]:
     """References between entries; with ``structural``, also entry requests and the document's first
     entry (rules bdl-3 and bdl-11 say the same: leave them to the invariant layer when it runs)."""
@@ -83,13 +90,15 @@ def iter_bundle_issues(bundle: dict, location: str = "Bundle", *, structural: bo
                                  f"reference {ref!r} does not resolve to an entry of the bundle", at)
             elif "://" not in ref and ref.count("/") == 1:
                 if ref not in local and ref not in tails:
-                    if btype in ("transaction", "batch"):
-                        yield _issue(Severity.WARNING, IssueCode.NOT_FOUND, "VAL_BDL_REF_OUTSIDE",
+                    severity = _OUTSIDE.get(btype)
+                    if severity is Severity.ERROR:
+                        yield _issue(Severity.ERROR, IssueCode.NOT_FOUND, "VAL_BDL_REF_UNRESOLVED",
+                                     f"reference {ref!r} does not resolve to an entry of the {btype}, "
+                                     "which must hold everything it refers to", at)
+                    elif severity is not None:
+                        yield _issue(severity, IssueCode.NOT_FOUND, "VAL_BDL_REF_OUTSIDE",
                                      f"reference {ref!r} is not an entry of the {btype}; it must exist "
                                      "on the server", at)
-                    else:
-                        yield _issue(Severity.ERROR, IssueCode.NOT_FOUND, "VAL_BDL_REF_UNRESOLVED",
-                                     f"reference {ref!r} does not resolve to an entry of the bundle", at)
     if structural and btype == "document":
         first = (entries[0].get("resource") or {}).get("resourceType") if entries else None
         if first != "Composition":

@@ -40,9 +40,13 @@ def test_relative_references(bundle):
     b = copy.deepcopy(bundle)
     b["entry"][5]["resource"]["subject"]["reference"] = "Patient/on-the-server"
     assert ("VAL_BDL_REF_OUTSIDE", "warning", "Bundle.entry[5].resource.subject.reference") in ids(iter_bundle_issues(b))
-    b["type"] = "collection"
     for e in b["entry"]:
         del e["request"]
+    b["type"] = "collection"
+    assert ("VAL_BDL_REF_OUTSIDE", "warning", "Bundle.entry[5].resource.subject.reference") in ids(iter_bundle_issues(b))
+    b["type"] = "searchset"
+    assert ids(iter_bundle_issues(b)) == []
+    b["type"] = "document"
     assert ("VAL_BDL_REF_UNRESOLVED", "error", "Bundle.entry[5].resource.subject.reference") in ids(iter_bundle_issues(b))
     b["entry"][0]["resource"]["id"] = "on-the-server"
     assert "VAL_BDL_REF_UNRESOLVED" not in [i[0] for i in ids(iter_bundle_issues(b))]
