@@ -53,10 +53,10 @@ def iter_reference_issues(resource: dict, location: str) -> Iterator[Issue]:
                          "from the resource (dom-3)", f"{location}.contained[{i}]")
 
 
-# A relative reference to no entry: a document or message must be self-contained (error); the
-# resources of a transaction, batch or collection may live on the server (warning); search and
+# A relative reference to no entry: a document must be self-contained (error); the resources of a
+# message, transaction, batch or collection may live elsewhere (warning); search and
 # history results routinely refer to resources they do not include (not reported).
-_OUTSIDE = {"document": Severity.ERROR, "message": Severity.ERROR, "transaction": Severity.WARNING,
+_OUTSIDE = {"document": Severity.ERROR, "message": Severity.WARNING, "transaction": Severity.WARNING,
             "batch": Severity.WARNING, "collection": Severity.WARNING}
 
 

@@ -393,11 +393,13 @@ class Terminology:
         if system != systems.NPI or not isinstance(value, str):
             return
         where = _sub(expression, "value")
+        # Warnings, not errors: FHIR itself does not constrain the value (the HL7 validator does not
+        # check it), and published examples use made-up NPIs; fhir-at's own input checks refuse them.
         if not re.fullmatch(r"[12]\d{9}", value):
-            yield _issue(Msg.VAL_TX_NPI_FORM, f"NPI '{value}' must be 10 digits starting with 1 or 2", where, _E)
+            yield _issue(Msg.VAL_TX_NPI_FORM, f"NPI '{value}' must be 10 digits starting with 1 or 2", where, _W)
         elif not npi_is_valid(value):
             yield _issue(Msg.VAL_TX_NPI_CHECK_DIGIT, f"NPI {value} fails its Luhn check digit (with prefix 80840)",
-                         where, _E)
+                         where, _W)
 
     def check_quantity(self, quantity: dict, expression: str) -> Iterator[Issue]:
         """The coded unit of a Quantity (UCUM syntax when the system is UCUM)."""

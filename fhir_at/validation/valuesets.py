@@ -56,7 +56,7 @@ def split_canonical(url: str) -> tuple[str, str | None]:
 # --- predicate systems: membership decided without a table of codes -----------------------------
 
 _MIME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
-                   r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"]*\"|[A-Za-z0-9!#$&^_.+-]+))*$")
+                   r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"]*\"|[^;\"]+))*$")  # parameter values: lenient, as in the wild
 # RFC 5646 language tag (the common forms: language[-script][-region][-variant]*[-extension]*[-x-private]).
 _BCP47 = re.compile(
     r"^(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"
