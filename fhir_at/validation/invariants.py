@@ -299,6 +299,9 @@ def _bdl8(d, st):
     return "/_history/" not in fu if isinstance(fu, str) else True
 
 
+_SCALAR_TYPES = (str, int, float, bool)
+
+
 def _entries(d) -> list:
     return [e for e in d.get("entry") or () if isinstance(e, dict)]
 
@@ -933,6 +936,14 @@ class InvariantEngine:
         self._walk(sub, item, st, loc, out)
 
     def _primitives(self, child: _Child, value, ext, st: _State, loc: str, out: list) -> None:
+        if ext is None and not child.extra:
+            # the common case: plain values, no extension, no constraint beyond ele-1 (which a
+            # value satisfies) -- nothing to check, and no location string to build
+            if child.array:
+                if type(value) is list and all(type(v) in _SCALAR_TYPES for v in value):
+                    return
+            elif type(value) in _SCALAR_TYPES:
+                return
         if child.array:
             values = value if isinstance(value, list) else ([] if value is None else [value])
             exts = ext if isinstance(ext, list) else []

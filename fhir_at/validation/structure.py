@@ -49,12 +49,13 @@ class StructureValidator:
         self.terminology = terminology
         self._term_kind: dict[int, int] = {}
 
-    def _terms(self, slot: Slot, value, expression: str, out: list) -> None:
+    def _terms(self, slot: Slot, value, loc: str, out: list, index: int | None = None) -> None:
         kind = self._term_kind.get(id(slot))
         if kind is None:
             kind = self._term_kind[id(slot)] = _term_kind(slot)
-        if kind == _NO_TERMS or self.terminology is None:
+        if kind == _NO_TERMS:
             return
+        expression = f"{loc}.{slot.label}" if index is None else f"{loc}.{slot.label}[{index}]"
         t = self.terminology
         if kind == _BOUND:
             b = slot.element.binding
@@ -118,7 +119,7 @@ class StructureValidator:
         for key, value in obj.items():
             slot = slots.get(key)
             if terms and slot is not None and value is not None and not slot.array:
-                self._terms(slot, value, f"{loc}.{slot.label}", out)
+                self._terms(slot, value, loc, out)
             if slot is None:
                 if key == "resourceType" and plan.is_resource:
                     continue
@@ -192,7 +193,7 @@ class StructureValidator:
         if self.terminology is not None:
             for i, v in enumerate(value):
                 if v is not None:
-                    self._terms(slot, v, f"{loc}.{label}[{i}]", out)
+                    self._terms(slot, v, loc, out, i)
         if kind == PRIMITIVE:
             check = slot.primitive.check
             ok = slot.ok
