@@ -19,20 +19,35 @@ def _issue(severity: Severity, code: IssueCode, mid: str, text: str, expression:
 
 
 def _references(node, path: str) -> Iterator[tuple[str, str]]:
-    """Every ``reference`` string below ``node`` with its FHIRPath location (contained excluded)."""
-    if isinstance(node, dict):
-        ref = node.get("reference")
-        if isinstance(ref, str):
-            yield ref, f"{path}.reference"
-        for key, value in node.items():
-            if key in ("contained", "reference") or key.startswith("_"):
-                continue
-            if isinstance(value, dict):
-                yield from _references(value, f"{path}.{key}")
-            elif isinstance(value, list):
+    """Every ``reference`` string below ``node`` with its FHIRPath location (contained excluded).
+
+    The location is joined only for the references found: the walk itself keeps a list of steps
+    (most elements of a resource hold no reference, and this runs over every Bundle entry)."""
+    found: list[tuple[str, str]] = []
+    steps: list[str] = [path]
+
+    def walk(obj: dict) -> None:
+        ref = obj.get("reference")
+        if type(ref) is str:
+            found.append((ref, "".join(steps) + ".reference"))
+        for key, value in obj.items():
+            t = type(value)
+            if t is dict:
+                if key in ("contained", "reference") or key[:1] == "_":
+                    continue
+                steps.append("." + key)
+                walk(value)
+                steps.pop()
+            elif t is list and key != "contained" and key[:1] != "_":
                 for i, item in enumerate(value):
-                    if isinstance(item, dict):
-                        yield from _references(item, f"{path}.{key}[{i}]")
+                    if type(item) is dict:
+                        steps.append(f".{key}[{i}]")
+                        walk(item)
+                        steps.pop()
+
+    if isinstance(node, dict):
+        walk(node)
+    return iter(found)
 
 
 def iter_reference_issues(resource: dict, location: str) -> Iterator[Issue]:

@@ -115,10 +115,11 @@ class StructureValidator:
             return
         slots = plan.slots
         choices = None
-        terms = self.terminology is not None
+        terms = self._term_kind if self.terminology is not None else None
         for key, value in obj.items():
             slot = slots.get(key)
-            if terms and slot is not None and value is not None and not slot.array:
+            if terms is not None and slot is not None and value is not None and not slot.array \
+                    and terms.get(id(slot)) != _NO_TERMS:
                 self._terms(slot, value, loc, out)
             if slot is None:
                 if key == "resourceType" and plan.is_resource:
