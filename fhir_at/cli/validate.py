@@ -18,7 +18,7 @@ def command(sources, igs, fmt, jobs) -> None:
     """Validate JSON resources or bundles, NDJSON, folders (recursive) or - (stdin) against FHIR R4.
     Exit 0 when no issue is an error, 1 when some are, 3 when a file or package cannot be read."""
     from ..errors import InputError
-    from ..validation.inputs import iter_documents
+    from ..validation.inputs import iter_raw, parse
     from ..validation.packages import R4_CORE
     from ..validation.reporting import Reporter
     from ..validation.validator import Validator
@@ -26,15 +26,16 @@ def command(sources, igs, fmt, jobs) -> None:
     validator = Validator((R4_CORE, *igs))
     validator.definitions  # noqa: B018 - a missing package is a configuration error (exit 3), up front
     reporter = Reporter(fmt, color=sys.stderr.isatty())
-    docs = iter_documents(list(sources))
+    raws = iter_raw(list(sources))
     if jobs > 1:
         from ..validation.parallel import validate_in_parallel
 
-        results = validate_in_parallel(validator, docs, jobs)
+        for rendered in validate_in_parallel(validator.package_refs, raws, jobs, fmt, reporter.color):
+            reporter.add_rendered(*rendered)
     else:
-        results = ((doc, validator.validate(doc.resource) if doc.resource is not None else None) for doc in docs)
-    for doc, outcome in results:
-        reporter.add(doc, outcome)
+        for raw in raws:
+            doc = parse(raw)
+            reporter.add(doc, validator.validate(doc.resource) if doc.resource is not None else None)
     reporter.finish()
     if reporter.errors:
         raise InputError(f"{reporter.errors} error(s) in {reporter.with_errors} of {reporter.count} input(s)")

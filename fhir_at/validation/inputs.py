@@ -12,7 +12,7 @@ from typing import Iterator
 from ..errors import ConfigError
 from ..issues import Issue, IssueCode, Severity, Source
 
-__all__ = ["Document", "iter_documents", "MAX_DEPTH"]
+__all__ = ["Document", "iter_raw", "parse", "iter_documents", "MAX_DEPTH"]
 
 MAX_DEPTH = 100  # deeper JSON is refused (no FHIR resource nests anywhere near this)
 
@@ -122,10 +122,11 @@ def _files(path: Path) -> Iterator[Path]:
         raise ConfigError(f"cannot read {path}: no such file or folder")
 
 
-def iter_documents(sources: list[str]) -> Iterator[Document]:
+def iter_raw(sources: list[str]) -> Iterator[tuple[str, int | None, bytes]]:
+    """``(source, NDJSON line or None, bytes)`` of every document, in order, not yet parsed."""
     for source in sources:
         if source == "-":
-            yield _parse(sys.stdin.buffer.read(), "-", None)
+            yield "-", None, sys.stdin.buffer.read()
             continue
         for path in _files(Path(source)):
             name = str(path)
@@ -136,6 +137,16 @@ def iter_documents(sources: list[str]) -> Iterator[Document]:
             if path.suffix == ".ndjson":
                 for n, raw in enumerate(data.split(b"\n"), start=1):
                     if raw.strip():
-                        yield _parse(raw, name, n)
+                        yield name, n, raw
             else:
-                yield _parse(data, name, None)
+                yield name, None, data
+
+
+def parse(raw: tuple[str, int | None, bytes]) -> Document:
+    source, line, data = raw
+    return _parse(data, source, line)
+
+
+def iter_documents(sources: list[str]) -> Iterator[Document]:
+    for raw in iter_raw(sources):
+        yield parse(raw)

@@ -13,7 +13,20 @@ import re
 __all__ = ["PositionIndex", "parse_location"]
 
 _PART = re.compile(r"\.ofType\(([A-Za-z][A-Za-z0-9_]*)\)|\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
-_WS = " \t\r\n"
+# JSON tokens: strings (with escapes), structural characters, and bare literals (numbers, true…)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+
+
+def _unquote(token: str) -> str:
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    import json
+
+    try:
+        return json.loads(token)
+    except ValueError:
+        return body
 
 
 def parse_location(expression: str) -> tuple:
@@ -40,63 +53,38 @@ class PositionIndex:
         self._line_starts: list[int] | None = None
 
     def _scan(self) -> dict[tuple, int]:
-        """Offsets of every member key and array item, by their path (a single pass, no recursion)."""
-        t, n = self.text, len(self.text)
+        """Offsets of every member key and array item, by their path: one regex tokenizer pass."""
         out: dict[tuple, int] = {}
-        stack: list[list] = []        # [kind, path, index] ; kind 'o' or 'a'
-        i = 0
-        pending_key = None
-        while i < n:
-            c = t[i]
-            if c in _WS or c in ",:":
-                i += 1
+        stack: list[list] = []        # [kind ('o' | 'a'), path, next index]
+        key = None                    # the member key waiting for its value
+        for m in _TOKEN.finditer(self.text):
+            tok = m.group()
+            c = tok[0]
+            if c in ",:":
                 continue
             top = stack[-1] if stack else None
-            if top and top[0] == "o" and c == '"' and pending_key is None:
-                j = i + 1
-                while j < n and t[j] != '"':
-                    j += 2 if t[j] == "\\" else 1
-                pending_key = t[i + 1:j]
-                out[top[1] + (pending_key,)] = i
-                i = j + 1
+            if top is not None and top[0] == "o" and key is None and c == '"':
+                key = _unquote(tok)
+                out[top[1] + (key,)] = m.start()
                 continue
-            if top and top[0] == "a" and c != "]":
-                here = top[1] + (top[2],)
-                out.setdefault(here, i)
+            if top is not None and top[0] == "a" and c != "]":
+                out.setdefault(top[1] + (top[2],), m.start())
             if c in "{[":
                 if top is None:
                     base = ()
                 elif top[0] == "o":
-                    base = top[1] + (pending_key,)
-                    pending_key = None
+                    base = top[1] + (key,)
                 else:
                     base = top[1] + (top[2],)
+                key = None
                 stack.append(["o" if c == "{" else "a", base, 0])
-                i += 1
                 continue
             if c in "}]":
                 stack.pop()
-                i += 1
-                self._after_value(stack)
-                pending_key = None
-                continue
-            # a scalar value
-            if c == '"':
-                j = i + 1
-                while j < n and t[j] != '"':
-                    j += 2 if t[j] == "\\" else 1
-                i = j + 1
-            else:
-                while i < n and t[i] not in ",}] \t\r\n":
-                    i += 1
-            pending_key = None
-            self._after_value(stack)
+            key = None
+            if stack and stack[-1][0] == "a":
+                stack[-1][2] += 1
         return out
-
-    @staticmethod
-    def _after_value(stack: list[list]) -> None:
-        if stack and stack[-1][0] == "a":
-            stack[-1][2] += 1
 
     def offset(self, expression: str) -> int | None:
         if self._pos is None:

@@ -11,7 +11,7 @@ from ..terminology import systems
 from .inputs import Document
 from .positions import PositionIndex
 
-__all__ = ["Reporter", "with_positions"]
+__all__ = ["Reporter", "with_positions", "render"]
 
 _COLOURS = {"fatal": "31", "error": "31", "warning": "33", "information": "36"}
 
@@ -20,6 +20,8 @@ def with_positions(doc: Document, issues: tuple[Issue, ...]) -> tuple[Issue, ...
     """Issues with the line and column of their location in the document's text."""
     if not issues or doc.text is None:
         return issues
+    if doc.line is not None:  # NDJSON: the line of the file says where; no column (a cheap pass)
+        return tuple(i if i.line is not None else replace(i, line=doc.line) for i in issues)
     index = PositionIndex(doc.text)
     out = []
     for i in issues:
@@ -27,8 +29,6 @@ def with_positions(doc: Document, issues: tuple[Issue, ...]) -> tuple[Issue, ...
             found = index.find(i.expression)
             if found:
                 line, col = found
-                if doc.line is not None:  # NDJSON: the line of the file, the column within it
-                    line = doc.line
                 i = replace(i, line=line, column=col)
         out.append(i)
     return tuple(out)
@@ -40,28 +40,24 @@ class Reporter:
         self.out = out or sys.stdout
         self.count = self.errors = self.with_errors = 0
         self._outcomes: list[tuple[str, dict]] = []
-        self._last_source = None
 
     def add(self, doc: Document, outcome: Outcome | None) -> None:
         issues = doc.issues + (outcome.issues if outcome else ())
-        issues = with_positions(doc, issues)
+        self.add_issues(doc.source, doc.line, with_positions(doc, issues))
+
+    def add_issues(self, source: str, line: int | None, issues: tuple[Issue, ...]) -> None:
+        """The issues of one document, their positions already set."""
+        self.add_rendered(*render(self.fmt, self.color, source, line, issues))
+
+    def add_rendered(self, name: str, errors: int, rendered) -> None:
+        """One document's result as :func:`render` made it (in a worker process, with --jobs)."""
         self.count += 1
-        errors = sum(1 for i in issues if i.severity.rank <= Severity.ERROR.rank)
         self.errors += errors
         self.with_errors += 1 if errors else 0
-        name = doc.source if doc.line is None else f"{doc.source}:{doc.line}"
         if self.fmt == "json":
-            self._outcomes.append((name, _oo(Outcome(issues))))
-            return
-        if doc.source != self._last_source:
-            self._last_source = doc.source
-        for i in issues:
-            where = i.expression or i.path.json_path
-            pos = f":{i.line}:{i.column}" if i.line is not None else ""
-            sev = i.severity.value
-            if self.color:
-                sev = f"\033[{_COLOURS[sev]}m{sev}\033[0m"
-            print(f"{doc.source}{pos}: {sev}: {where}: {i.message} [{i.message_id}]", file=self.out)
+            self._outcomes.append((name, rendered))
+        elif rendered:
+            self.out.write(rendered)
 
     def finish(self) -> None:
         if self.fmt == "json":
@@ -78,9 +74,26 @@ class Reporter:
             print(f"{self.count} input(s): {self.errors} error(s) in {self.with_errors}", file=sys.stderr)
 
 
+def render(fmt: str, color: bool, source: str, line: int | None, issues: tuple[Issue, ...]):
+    """``(name, error count, OperationOutcome dict or text lines)`` of one document."""
+    errors = sum(1 for i in issues if i.severity.rank <= Severity.ERROR.rank)
+    name = source if line is None else f"{source}:{line}"
+    if fmt == "json":
+        return name, errors, _oo(Outcome(issues))
+    lines = []
+    for i in issues:
+        where = i.expression or i.path.json_path
+        pos = "" if i.line is None else f":{i.line}" if i.column is None else f":{i.line}:{i.column}"
+        sev = i.severity.value
+        if color:
+            sev = f"\033[{_COLOURS[sev]}m{sev}\033[0m"
+        lines.append(f"{source}{pos}: {sev}: {where}: {i.message} [{i.message_id}]\n")
+    return name, errors, "".join(lines)
+
+
 def _oo(outcome: Outcome) -> dict:
     oo = outcome.to_operation_outcome()
     for issue, entry in zip(outcome.issues, oo["issue"]):
         if issue.line is not None:
-            entry["location"] = [f"Line[{issue.line}] Col[{issue.column}]"]
+            entry["location"] = [f"Line[{issue.line}]" + (f" Col[{issue.column}]" if issue.column else "")]
     return oo

@@ -94,3 +94,15 @@ def test_our_bundles_have_no_errors(capsys, tmp_path):
         f.write_text(json.dumps(bundle))
     code, out, err = run(capsys, "validate", str(tmp_path))
     assert code == 0, out
+
+
+def test_jobs_give_the_same_report(tmp_path, capsys):
+    f = tmp_path / "r.ndjson"
+    rows = [PATIENT, {**PATIENT, "gender": "xyz"}, {"resourceType": "Observation"}, {**PATIENT, "id": "p2"}] * 20
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    one = run(capsys, "validate", str(f), "--format", "json")
+    two = run(capsys, "validate", str(f), "--format", "json", "--jobs", "2")
+    assert one[0] == two[0] == 1 and json.loads(one[1]) == json.loads(two[1])
+    text_one = run(capsys, "validate", str(f))
+    text_two = run(capsys, "validate", str(f), "--jobs", "2")
+    assert text_one[1] == text_two[1] and f"{f}:2:" in text_one[1]
