@@ -25,7 +25,8 @@ def command(sources, igs, fmt, jobs) -> None:
 
     validator = Validator((R4_CORE, *igs))
     validator.definitions  # noqa: B018 - a missing package is a configuration error (exit 3), up front
-    reporter = Reporter(fmt, color=sys.stderr.isatty())
+    tty = sys.stderr.isatty()
+    reporter = Reporter(fmt, color=tty and sys.stdout.isatty(), progress=tty)
     raws = iter_raw(list(sources))
     if jobs > 1:
         from ..validation.parallel import validate_in_parallel

@@ -4,6 +4,7 @@ inputs → a collection Bundle of them, each naming its file, as the HL7 validat
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import replace
 
 from ..issues import Issue, Outcome, Severity
@@ -35,11 +36,13 @@ def with_positions(doc: Document, issues: tuple[Issue, ...]) -> tuple[Issue, ...
 
 
 class Reporter:
-    def __init__(self, fmt: str, *, color: bool = False, out=None):
+    def __init__(self, fmt: str, *, color: bool = False, out=None, progress: bool = False):
         self.fmt, self.color = fmt, color
         self.out = out or sys.stdout
         self.count = self.errors = self.with_errors = 0
         self._outcomes: list[tuple[str, dict]] = []
+        self.progress = progress      # a running count on stderr (a TTY), for long runs
+        self._shown = 0.0
 
     def add(self, doc: Document, outcome: Outcome | None) -> None:
         issues = doc.issues + (outcome.issues if outcome else ())
@@ -54,12 +57,20 @@ class Reporter:
         self.count += 1
         self.errors += errors
         self.with_errors += 1 if errors else 0
+        if self.progress and self.count % 100 == 0:
+            now = time.monotonic()
+            if now - self._shown > 0.25:
+                self._shown = now
+                sys.stderr.write(f"\r{self.count:,} validated, {self.errors:,} error(s)…")
+                sys.stderr.flush()
         if self.fmt == "json":
             self._outcomes.append((name, rendered))
         elif rendered:
             self.out.write(rendered)
 
     def finish(self) -> None:
+        if self.progress and self._shown:
+            sys.stderr.write("\r\033[K")
         if self.fmt == "json":
             import orjson
 
