@@ -97,6 +97,7 @@ class _Child:
     extra: tuple[Constraint, ...] = ()   # constraints of the element beyond its type's
     ele1: bool = True
     ext_node: "_Node | None" = None   # Extension node for a primitive's _name.extension
+    ext_key: str = ""                # "_name": the JSON key of a primitive's id and extensions
 
 
 @dataclass(eq=False)
@@ -714,6 +715,7 @@ class InvariantEngine:
                                    ele1 and (self._use_native or kind != "complex"))
                     if kind == "primitive":
                         child.ext_node = self._type_node("Extension")
+                        child.ext_key = "_" + key
                     out[key] = child
             node.children = out
             return out
@@ -900,7 +902,9 @@ class InvariantEngine:
                 elif isinstance(value, dict):
                     self._complex(sub, child, value, st, f"{loc}.{child.segment}", out)
             elif kind == "primitive":
-                self._primitives(child, value, data.get("_" + key), st, loc, out)
+                if not child.extra and type(value) in _SCALAR_TYPES and child.ext_key not in data:
+                    continue  # a plain value satisfies ele-1; nothing else to check
+                self._primitives(child, value, data.get(child.ext_key), st, loc, out)
             else:
                 items = value if isinstance(value, list) else [value]
                 for i, item in enumerate(items):
