@@ -72,17 +72,18 @@ def _scan(div: str) -> tuple[tuple[str, ...], bool]:
     if _last[0] is div:
         return _last[1]
     problems: list[str] = []
-    text = _COMMENT.sub("", div)
+    text = _COMMENT.sub("", div) if "<!--" in div else div
     root = None
     images = False
     for m in _TAG.finditer(text):
         if m.group(1):
             continue
         tag, rest = m.group(2), m.group(3)
-        attrs = [(a.group(1), (a.group(2) or "").strip("\"'")) for a in _ATTR.finditer(rest.rstrip("/"))]
+        attrs = [(a.group(1), (a.group(2) or "").strip("\"'")) for a in _ATTR.finditer(rest.rstrip("/"))] \
+            if rest.strip(" /") else ()
         if root is None:
             root = tag
-            xmlns = dict(attrs).get("xmlns")
+            xmlns = dict(attrs).get("xmlns") if attrs else None
             if tag != "div":
                 problems.append("the root element must be <div>")
             elif xmlns != XHTML_NS:
