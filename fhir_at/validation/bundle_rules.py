@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from typing import Iterator
 
 from ..terminology import systems
@@ -75,7 +76,8 @@ _OUTSIDE = {"document": Severity.ERROR, "message": Severity.WARNING, "transactio
             "batch": Severity.WARNING, "collection": Severity.WARNING}
 
 
-def iter_bundle_issues(bundle: dict, location: str = "Bundle", *, structural: bool = True) -> Iterator[Issue]:
+def iter_bundle_issues(bundle: dict, location: str = "Bundle", *, structural: bool = True,
+                       refs: list | None = None) -> Iterator[Issue]:
     """References between entries; with ``structural``, also entry requests and the document's first
     entry (rules bdl-3 and bdl-11 say the same: leave them to the invariant layer when it runs)."""
     btype = bundle.get("type")
@@ -88,6 +90,14 @@ def iter_bundle_issues(bundle: dict, location: str = "Bundle", *, structural: bo
             local.add(f"{res['resourceType']}/{res['id']}")
     tails = {u.rsplit("/", 2)[-2] + "/" + u.rsplit("/", 1)[-1] for u in full_urls
              if not u.startswith("urn:") and u.count("/") >= 2}
+    by_entry = None
+    if refs is not None:  # collected by the structure walk: grouped by entry, contained ones left out
+        by_entry = {}
+        prefix = re.compile(re.escape(location) + r"\.entry\[(\d+)\]\.resource\.")
+        for ref, at in refs:
+            m = prefix.match(at)
+            if m and ".contained[" not in at[m.end() - 1:]:
+                by_entry.setdefault(int(m.group(1)), []).append((ref, at))
     for i, e in enumerate(entries):
         where = f"{location}.entry[{i}]"
         if structural and btype in ("transaction", "batch") and "request" not in e:
@@ -96,7 +106,7 @@ def iter_bundle_issues(bundle: dict, location: str = "Bundle", *, structural: bo
         res = e.get("resource")
         if not isinstance(res, dict):
             continue
-        for ref, at in _references(res, f"{where}.resource"):
+        for ref, at in (by_entry.get(i, ()) if by_entry is not None else _references(res, f"{where}.resource")):
             if ref.startswith("#") or "/_history/" in ref and ref in full_urls:
                 continue
             if ref.startswith(("urn:uuid:", systems.OID_PREFIX)):

@@ -22,6 +22,7 @@ one dict look-up and one type test per element.
 from __future__ import annotations
 
 import difflib
+import threading
 from typing import Callable, Iterator
 
 from ..issues import Issue, Severity, Source
@@ -48,6 +49,7 @@ class StructureValidator:
         # coded, Quantity and Identifier elements met on the walk; None = structure only.
         self.terminology = terminology
         self._term_kind: dict[int, int] = {}
+        self._local = threading.local()  # per-thread walk state (the HTTP service validates in threads)
 
     def _terms(self, slot: Slot, value, loc: str, out: list, index: int | None = None) -> None:
         kind = self._term_kind.get(id(slot))
@@ -70,9 +72,16 @@ class StructureValidator:
         elif kind == _IDENTIFIER and type(value) is dict:
             out.extend(t.check_identifier(value, expression))
 
-    def iter_issues(self, resource, location: str = "") -> Iterator[Issue]:
+    def iter_issues(self, resource, location: str = "", *, refs: list | None = None) -> Iterator[Issue]:
+        """The structure issues of ``resource``; with ``refs``, every ``Reference.reference`` met on
+        the walk is appended to it as ``(reference, location)`` (for the Bundle rules, which then
+        need no walk of their own)."""
         out: list[Issue] = []
-        self._resource(resource, location, out)
+        self._local.refs = refs
+        try:
+            self._resource(resource, location, out)
+        finally:
+            self._local.refs = None
         return iter(out)
 
     # -- resources ---------------------------------------------------------------------------
@@ -115,6 +124,11 @@ class StructureValidator:
             return
         slots = plan.slots
         choices = None
+        if plan.name == "Reference":
+            refs = getattr(self._local, "refs", None)
+            ref = obj.get("reference")
+            if refs is not None and type(ref) is str:
+                refs.append((ref, f"{loc}.reference"))
         terms = self._term_kind if self.terminology is not None else None
         for key, value in obj.items():
             slot = slots.get(key)

@@ -72,13 +72,14 @@ class Validator:
                         "expected a JSON object with a resourceType", source=Source.VALIDATOR, expression="$")
             return
         loc = location or str(resource.get("resourceType") or "$")
-        yield from self.structure.iter_issues(resource, loc)
+        refs: list | None = [] if resource.get("resourceType") == "Bundle" else None
+        yield from self.structure.iter_issues(resource, loc, refs=refs)
         if self.invariants is not None and isinstance(resource.get("resourceType"), str):
             bundle = resource if resource.get("resourceType") == "Bundle" else None
             yield from self.invariants.iter_invariant_issues(resource, location=loc, bundle=bundle)
-        yield from self._rules(resource, loc)
+        yield from self._rules(resource, loc, refs)
 
-    def _rules(self, resource: dict, loc: str) -> Iterator[Issue]:
+    def _rules(self, resource: dict, loc: str, refs: list | None = None) -> Iterator[Issue]:
         if self.invariants is None:  # dom-3 and ref-1 otherwise
             yield from iter_reference_issues(resource, loc)
         if resource.get("resourceType") == "DocumentReference":
@@ -86,7 +87,7 @@ class Validator:
                 if isinstance(c, dict) and isinstance(c.get("attachment"), dict):
                     yield from check_attachment(c["attachment"], f"{loc}.content[{i}].attachment")
         if resource.get("resourceType") == "Bundle":
-            yield from iter_bundle_issues(resource, loc, structural=self.invariants is None)
+            yield from iter_bundle_issues(resource, loc, structural=self.invariants is None, refs=refs)
             for i, e in enumerate(resource.get("entry") or []):
                 if isinstance(e, dict) and isinstance(e.get("resource"), dict):
                     yield from self._rules(e["resource"], f"{loc}.entry[{i}].resource")

@@ -86,3 +86,29 @@ def test_positions_of_fhirpath_locations():
     assert index.find("Observation.value.ofType(Quantity).code") == (4, 5)
     assert index.find("Observation.note[1].text") == (6, 28)
     assert index.find("Observation.missing") == (1, 1)
+
+
+def test_validator_checks_bundle_references_from_its_structure_walk(bundle):
+    """The Validator hands the references its structure walk met to the Bundle rules (no second
+    walk): the result must equal the standalone rules' on the same Bundle."""
+    import os
+
+    from fhir_at.errors import ConfigError
+    from fhir_at.validation.packages import R4_CORE, load_package
+    from fhir_at.validation.validator import Validator
+
+    try:
+        load_package(R4_CORE)
+    except ConfigError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("hl7.fhir.r4.core#4.0.1 is not installed: run bash scripts/setup.sh")
+    b = copy.deepcopy(bundle)
+    b["entry"][5]["resource"]["subject"]["reference"] = "urn:uuid:00000000-0000-0000-0000-000000000000"
+    b["entry"][5]["resource"]["contained"] = [{"resourceType": "Patient", "id": "c1",
+                                               "managingOrganization": {"reference": "urn:uuid:nowhere"}}]
+    b["entry"][5]["resource"]["participant"][0]["individual"] = {"reference": "#c1"}
+    found = [i for i in Validator().iter_issues(b) if i.message_id.startswith("VAL_BDL_REF")]
+    standalone = [i for i in iter_bundle_issues(b, structural=False) if i.message_id.startswith("VAL_BDL_REF")]
+    assert ids(found) == ids(standalone) == [
+        ("VAL_BDL_REF_UNRESOLVED", "error", "Bundle.entry[5].resource.subject.reference")]
