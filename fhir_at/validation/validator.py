@@ -18,6 +18,9 @@ from .packages import R4_CORE, PackageSet
 
 __all__ = ["Validator"]
 
+_EMPTY_IDS = frozenset({"VAL_EMPTY_OBJECT", "VAL_NULL", "VAL_EMPTY_ARRAY", "VAL_EMPTY_STRING"})
+_ELE1 = "Constraint failed: ele-1:"
+
 
 class Validator:
     def __init__(self, packages: tuple[str, ...] | list[str] = (R4_CORE,), *, invariants: bool = True,
@@ -73,10 +76,17 @@ class Validator:
             return
         loc = location or str(resource.get("resourceType") or "$")
         refs: list | None = [] if resource.get("resourceType") == "Bundle" else None
-        yield from self.structure.iter_issues(resource, loc, refs=refs)
+        structure = list(self.structure.iter_issues(resource, loc, refs=refs))
+        yield from structure
         if self.invariants is not None and isinstance(resource.get("resourceType"), str):
             bundle = resource if resource.get("resourceType") == "Bundle" else None
-            yield from self.invariants.iter_invariant_issues(resource, location=loc, bundle=bundle)
+            # an empty object or a null is already reported by the structure layer: ele-1 at the
+            # same place would say it again
+            empty = {i.expression for i in structure if i.message_id in _EMPTY_IDS}
+            for issue in self.invariants.iter_invariant_issues(resource, location=loc, bundle=bundle):
+                if empty and issue.expression in empty and issue.message.startswith(_ELE1):
+                    continue
+                yield issue
         yield from self._rules(resource, loc, refs)
 
     def _rules(self, resource: dict, loc: str, refs: list | None = None) -> Iterator[Issue]:

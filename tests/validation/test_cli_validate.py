@@ -106,3 +106,11 @@ def test_jobs_give_the_same_report(tmp_path, capsys):
     text_one = run(capsys, "validate", str(f))
     text_two = run(capsys, "validate", str(f), "--jobs", "2")
     assert text_one[1] == text_two[1] and f"{f}:2:" in text_one[1]
+
+
+def test_an_empty_object_is_reported_once(tmp_path, capsys):
+    f = tmp_path / "e.json"
+    f.write_text(json.dumps({**PATIENT, "name": [{}], "telecom": [{"system": "phone", "_value": {}}]}))
+    code, out, _ = run(capsys, "validate", str(f))
+    errors = [l for l in out.splitlines() if ": error: " in l]
+    assert code == 1 and len(errors) == 2 and all("VAL_EMPTY_OBJECT" in l for l in errors), out
