@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import pytest
 import requests
@@ -22,7 +21,7 @@ from fhir_at.client.outbox import Backoff, Item, Outbox, RunSummary, SqliteBacke
 from fhir_at.cli.main import main
 from fhir_at.errors import (ConfigError, Conflict, HttpStatusError, InputError, ServerError, TransportError,
                             Unauthorized, Unprocessable)
-from tests.conftest import ROOT, load_example
+from tests.conftest import ROOT
 
 SERVER = "https://ehr.example/fhir"
 OTHER = "https://other.example/fhir"
@@ -480,15 +479,9 @@ def unique_bundle() -> tuple[dict, str]:
     """The seed example with identifiers unique to this run (the server store is shared), as a
     transaction Bundle; SEKMET cannot search DeviceRequest, so those entries are plain creates."""
     from fhir_at import api
+    from tests.test_server_roundtrip import unique
 
-    a = load_example("duchenne-mobility.json")
-    tag = uuid.uuid4().hex[:8]
-    a["identifier"]["value"] += f"-{tag}"
-    if "identifiers" in a["patient"]:
-        a["patient"]["identifiers"][0]["value"] += f"-{tag}"
-    for key in ("encounter", "referral"):
-        if "identifier" in a.get(key, {}):
-            a[key]["identifier"]["value"] += f"-{tag}"
+    a = unique("duchenne-mobility.json")
     b = copy.deepcopy(api.convert(a, pdf=False)[0])
     for e in b["entry"]:
         if e["resource"]["resourceType"] == "DeviceRequest":

@@ -91,18 +91,11 @@ def test_positions_of_fhirpath_locations():
 def test_validator_checks_bundle_references_from_its_structure_walk(bundle):
     """The Validator hands the references its structure walk met to the Bundle rules (no second
     walk): the result must equal the standalone rules' on the same Bundle."""
-    import os
-
-    from fhir_at.errors import ConfigError
-    from fhir_at.validation.packages import R4_CORE, load_package
+    from fhir_at.validation.packages import R4_CORE
     from fhir_at.validation.validator import Validator
+    from tests.conftest import require_package
 
-    try:
-        load_package(R4_CORE)
-    except ConfigError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("hl7.fhir.r4.core#4.0.1 is not installed: run bash scripts/setup.sh")
+    require_package(R4_CORE)
     b = copy.deepcopy(bundle)
     b["entry"][5]["resource"]["subject"]["reference"] = "urn:uuid:00000000-0000-0000-0000-000000000000"
     b["entry"][5]["resource"]["contained"] = [{"resourceType": "Patient", "id": "c1",

@@ -8,18 +8,13 @@ import os
 import pytest
 
 from fhir_at.cli.main import main
-from fhir_at.errors import ConfigError
-from fhir_at.validation.packages import R4_CORE, load_package
+from fhir_at.validation.packages import R4_CORE
+from tests.conftest import require_package
 
 
 @pytest.fixture(autouse=True)
 def _core():
-    try:
-        load_package(R4_CORE)
-    except ConfigError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("hl7.fhir.r4.core#4.0.1 is not installed: run bash scripts/setup.sh")
+    require_package(R4_CORE)
 
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "text": {"status": "generated",

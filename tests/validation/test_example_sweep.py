@@ -4,16 +4,14 @@ reads validate without errors (R4 spec examples; US Core 6.1.0's 183 examples, b
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 from functools import cache
 
 import pytest
 
-from fhir_at.errors import ConfigError
-from fhir_at.validation.packages import R4_CORE, R4_EXAMPLES, load_package
+from fhir_at.validation.packages import R4_CORE, R4_EXAMPLES
 from fhir_at.validation.validator import Validator
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require_package
 
 TYPES = {"Patient", "Practitioner", "Organization", "Encounter", "Procedure", "Condition", "Observation",
          "DeviceRequest", "DocumentReference", "Coverage", "ServiceRequest", "Claim", "Bundle"}
@@ -21,13 +19,7 @@ TYPES = {"Patient", "Practitioner", "Organization", "Encounter", "Procedure", "C
 KNOWN_BAD = {"Bundle-dataelements.json"}
 
 
-def _need(ref: str):
-    try:
-        return load_package(ref)
-    except ConfigError as exc:
-        if os.environ.get("CI") == "true" and ref == R4_CORE:
-            raise
-        pytest.skip(f"{ref} is not installed (bash scripts/setup.sh): {exc.message}")
+_need = require_package
 
 
 @cache
