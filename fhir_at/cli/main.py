@@ -19,6 +19,7 @@ _COMMANDS = {
     "validate": "fhir_at.cli.validate",
     "pull-conditions": "fhir_at.cli.pull_conditions",
     "serve": "fhir_at.cli.serve",
+    "snapshot": "fhir_at.cli.snapshot",
 }
 
 
