@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Callable
 
+from ..errors import ConfigError
 from ..issues import Issue, Severity, Source
 from ..messages import Msg, issue
 from ..terminology.systems import FHIR_SD_BASE
@@ -48,6 +49,11 @@ def with_snapshot(sd: dict, definitions: Definitions) -> tuple[dict, list[Issue]
     if elements:
         out["snapshot"] = {"element": elements}
     return out, issues
+
+
+def _get(sd: dict, part: str, key: str):
+    holder = sd.get(part)
+    return holder.get(key) if isinstance(holder, dict) else None
 
 
 def _name(sd: dict) -> str:
@@ -91,14 +97,20 @@ class _Generator:
             return None
         if url in self.cache:
             return self.cache[url]
-        sd = self.definitions(url)
-        if sd is None and "|" in url:
-            sd = self.definitions(url.split("|", 1)[0])
+        try:
+            sd = self.definitions(url)
+            if sd is None and "|" in url:
+                sd = self.definitions(url.split("|", 1)[0])
+        except ConfigError as exc:  # an unreadable package file
+            self.problem(Msg.VAL_SNAP_BASE_MISSING, f"{wanted_by}: the StructureDefinition {url} cannot be read "
+                         f"({exc.message})")
+            self.cache[url] = None
+            return None
         if not isinstance(sd, dict) or sd.get("resourceType") != "StructureDefinition":
             self.problem(Msg.VAL_SNAP_BASE_MISSING, f"{wanted_by}: the StructureDefinition {url} cannot be found")
             self.cache[url] = None
             return None
-        snap = (sd.get("snapshot") or {}).get("element")
+        snap = _get(sd, "snapshot", "element")
         if not snap:
             snap = self.generate(sd, stack)
         self.cache[url] = snap
@@ -113,11 +125,21 @@ class _Generator:
         base = self.snapshot_of(base_url, (*stack, sd.get("url") or name), name)
         if base is None:
             return None
-        diff = (sd.get("differential") or {}).get("element") or []
+        if not isinstance(base, list) or not all(isinstance(e, dict) and isinstance(e.get("path"), str)
+                                                 for e in base):
+            self.problem(Msg.VAL_SNAP_BAD_ELEMENT, f"{name}: the snapshot of its base {base_url} is malformed "
+                         "(an element without a path)")
+            return None
+        diff = _get(sd, "differential", "element") or []
         if not isinstance(diff, list):
             self.problem(Msg.VAL_SNAP_BAD_ELEMENT, f"{name}: differential.element is not a list")
             diff = []
-        return _Apply(self, name, base, (*stack, sd.get("url") or name)).run(diff)
+        try:
+            return _Apply(self, name, base, (*stack, sd.get("url") or name)).run(diff)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:  # a malformed base
+            self.problem(Msg.VAL_SNAP_BAD_ELEMENT, f"{name}: the snapshot cannot be generated: its base "
+                         f"{base_url} is malformed ({type(exc).__name__}: {exc})")
+            return None
 
 
 class _Apply:

@@ -46,8 +46,7 @@ def _first_difference(generated: list[dict], published: list[dict]) -> str:
 
 @pytest.fixture(scope="module")
 def us_core():
-    """(US Core package, definitions) with US Core's own snapshots hidden: every US Core base in a
-    chain (us-core-vital-signs under us-core-body-weight...) is generated from its differential too."""
+    """(US Core package, core + US Core, the URLs of US Core's StructureDefinitions)."""
     if not US_CORE_TGZ.is_file():
         pytest.skip(f"{US_CORE_TGZ.name} is not in the shared folder")
     core = require_package(R4_CORE)
@@ -64,22 +63,30 @@ def us_core():
         packages.load_package.cache_clear()
         pset = PackageSet([pkg, core])
         own = {e["url"] for e in pkg.iter_index("StructureDefinition") if e.get("url")}
-
-        def definitions(url: str):
-            found = pset(url)
-            if found is not None and found.get("url") in own:
-                found = {k: v for k, v in found.items() if k != "snapshot"}
-            return found
-
-        yield pkg, definitions
+        yield pkg, pset, own
     finally:
         mp.undo()
         packages.load_package.cache_clear()
         tmp.cleanup()
 
 
-def test_us_core_snapshots_agree_with_the_published_ones(us_core):
-    pkg, definitions = us_core
+def _definitions(pset: PackageSet, hidden: set[str]):
+    """``pset`` with the snapshots of ``hidden`` StructureDefinitions removed."""
+    def definitions(url: str):
+        found = pset(url)
+        if found is not None and found.get("url") in hidden:
+            found = {k: v for k, v in found.items() if k != "snapshot"}
+        return found
+
+    return definitions
+
+
+@pytest.mark.parametrize("hide_bases", [True, False], ids=["us-core-bases-generated", "us-core-bases-published"])
+def test_us_core_snapshots_agree_with_the_published_ones(us_core, hide_bases):
+    """Every profile's snapshot from its differential alone; with ``hide_bases`` a US Core base in a
+    chain (us-core-vital-signs under us-core-body-weight...) is generated from its differential too."""
+    pkg, pset, own = us_core
+    definitions = _definitions(pset, own if hide_bases else set())
     exact, mismatches, count = [], {}, 0
     started = time.perf_counter()
     for entry in pkg.iter_index("StructureDefinition"):
@@ -103,7 +110,8 @@ def test_us_core_snapshots_agree_with_the_published_ones(us_core):
 
 
 def test_a_profile_with_a_missing_base_in_its_chain_is_reported_not_raised(us_core):
-    pkg, definitions = us_core
+    pkg, pset, own = us_core
+    definitions = _definitions(pset, own)
     sd = pkg.resource_by_url("http://hl7.org/fhir/us/core/StructureDefinition/us-core-questionnaireresponse")
     elements, issues = generate_snapshot({k: v for k, v in sd.items() if k != "snapshot"}, definitions)
     assert elements == []
@@ -204,6 +212,15 @@ def test_missing_and_circular_bases_are_issues():
     assert EX + "nowhere" in issues[0].message and EX + "a" in issues[0].message
     assert [i.message_id for i in generate_snapshot({"resourceType": "StructureDefinition"}, known.get)[1]] == [
         "VAL_SNAP_BASE_MISSING"]
+
+
+def test_a_malformed_base_snapshot_is_an_issue_not_a_crash():
+    base = {"resourceType": "StructureDefinition", "url": EX + "base", "snapshot": {"element": [
+        {"id": "Observation", "path": "Observation"}, {"id": "Observation.code"}]}}
+    sd = {**PROFILE, "baseDefinition": EX + "base"}
+    elements, issues = generate_snapshot(sd, {EX + "base": base}.get)
+    assert elements == [] and [i.message_id for i in issues] == ["VAL_SNAP_BAD_ELEMENT"]
+    assert EX + "base" in issues[0].message
 
 
 def test_a_broken_differential_is_reported_element_by_element():
