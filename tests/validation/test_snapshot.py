@@ -4,6 +4,7 @@ profile, bad inputs (missing and circular bases), and ``fhir-at snapshot``."""
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 
 import pytest
@@ -51,8 +52,6 @@ def us_core():
         pytest.skip(f"{US_CORE_TGZ.name} is not in the shared folder")
     core = require_package(R4_CORE)
     mp = pytest.MonkeyPatch()
-    import tempfile
-
     tmp = tempfile.TemporaryDirectory()
     mp.setenv("FHIR_AT_PACKAGE_CACHE", tmp.name)
     packages.load_package.cache_clear()
