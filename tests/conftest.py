@@ -51,3 +51,14 @@ def require_package(ref: str):
         if os.environ.get("CI") == "true" and ref == R4_CORE:
             raise
         pytest.skip(f"{ref} is not installed (bash scripts/setup.sh): {exc.message}")
+
+
+@pytest.fixture
+def http():
+    """A requests session for the loopback test server (never through a proxy from the environment)."""
+    import requests
+
+    s = requests.Session()
+    s.trust_env = False
+    yield s
+    s.close()

@@ -14,7 +14,6 @@ import threading
 import time
 
 import pytest
-import requests
 
 from fhir_at.client import outbox as outbox_module
 from fhir_at.client.outbox import Backoff, Item, Outbox, RunSummary, SqliteBackend, business_key, classify
@@ -492,14 +491,6 @@ def unique_bundle() -> tuple[dict, str]:
 def procedures(http, url, ident) -> int:
     found = http.get(f"{url}/Procedure", params={"identifier": ident}, headers=FHIR_JSON, timeout=10).json()
     return len([e for e in found.get("entry", []) if e.get("search", {}).get("mode", "match") == "match"])
-
-
-@pytest.fixture
-def http():
-    s = requests.Session()
-    s.trust_env = False
-    yield s
-    s.close()
 
 
 def worker(url, name, env, **extra):

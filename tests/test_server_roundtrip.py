@@ -8,7 +8,6 @@ import json
 import uuid
 
 import pytest
-import requests
 
 from fhir_at import api
 from fhir_at.model.canonical import canonical
@@ -16,14 +15,6 @@ from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.integration
 FHIR_JSON = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-
-
-@pytest.fixture
-def http():
-    s = requests.Session()
-    s.trust_env = False
-    yield s
-    s.close()
 
 
 def unique(name: str) -> dict:

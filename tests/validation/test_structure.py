@@ -59,14 +59,19 @@ PATIENT = {
 }
 
 
-def patient(**changes) -> dict:
-    out = copy.deepcopy(PATIENT)
+def _changed(base: dict, changes: dict) -> dict:
+    """A copy of ``base`` with ``changes`` applied (``_DROP`` removes the key)."""
+    out = copy.deepcopy(base)
     for key, value in changes.items():
         if value is _DROP:
             out.pop(key, None)
         else:
             out[key] = value
     return out
+
+
+def patient(**changes) -> dict:
+    return _changed(PATIENT, changes)
 
 
 _DROP = object()
@@ -89,13 +94,7 @@ OBSERVATION = {
 
 
 def observation(**changes) -> dict:
-    out = copy.deepcopy(OBSERVATION)
-    for key, value in changes.items():
-        if value is _DROP:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
+    return _changed(OBSERVATION, changes)
 
 
 def _with(base: dict, path: tuple, value) -> dict:
