@@ -31,7 +31,7 @@ def command(sources, igs, fmt, jobs) -> None:
     if jobs > 1:
         from ..validation.parallel import validate_in_parallel
 
-        for rendered in validate_in_parallel(validator.package_refs, raws, jobs, fmt, reporter.color):
+        for rendered in validate_in_parallel(validator, raws, jobs, fmt, reporter.color):
             reporter.add_rendered(*rendered)
     else:
         for raw in raws:

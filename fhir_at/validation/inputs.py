@@ -31,41 +31,36 @@ def _syntax(message: str, line: int | None, column: int | None) -> Issue:
                  expression="$", line=line, column=column)
 
 
-def _depth(value, limit: int) -> bool:
-    """True when ``value`` nests deeper than ``limit`` (iterative: no recursion limit to hit)."""
+def _members(value, limit: int) -> int | None:
+    """How many object members ``value`` holds at every depth, or ``None`` when it nests deeper
+    than ``limit`` (one iterative pass: no recursion limit to hit)."""
+    if type(value) is not dict and type(value) is not list:
+        return 0
+    n = 0
     stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, d = stack.pop()
+        node, d = pop()
         if d > limit:
-            return True
-        if isinstance(node, dict):
-            stack.extend((v, d + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, d + 1) for v in node if isinstance(v, (dict, list)))
-    return False
+            return None
+        if type(node) is dict:
+            n += len(node)
+            node = node.values()
+        d += 1
+        for v in node:
+            if type(v) is dict or type(v) is list:
+                push((v, d))
+    return n
 
 
 _KEY_END = re.compile(r'"\s*:')
 
 
-def _count_keys(value) -> int:
-    n = 0
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            n += len(node)
-            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, (dict, list)))
-    return n
-
-
-def _duplicate_keys(text: str, doc) -> list[str]:
+def _duplicate_keys(text: str, members: int) -> list[str]:
     """Keys given twice in one object. Exact and cheap: every member key ends in ``"`` + ``:`` in
     the text, so when that count equals the number of keys parsed there is no duplicate; only
     otherwise (a duplicate, or ``":`` inside a string value) is the text parsed again to find them."""
-    if len(_KEY_END.findall(text)) == _count_keys(doc):
+    if len(_KEY_END.findall(text)) == members:
         return []
     import json
 
@@ -98,10 +93,11 @@ def _parse(data: bytes, source: str, line: int | None) -> Document:
         ln = exc.lineno if line is None else line
         return Document(source, line, text, None, (_syntax(
             f"invalid JSON: {reason} (line {ln}, column {exc.colno})", ln, exc.colno),))
-    if _depth(doc, MAX_DEPTH):
+    members = _members(doc, MAX_DEPTH)
+    if members is None:
         return Document(source, line, text, None, (_syntax(
             f"JSON nested deeper than {MAX_DEPTH} levels: refused", line, None),))
-    duplicates = _duplicate_keys(text, doc)
+    duplicates = _duplicate_keys(text, members)
     if duplicates:
         names = ", ".join(sorted(set(duplicates)))
         return Document(source, line, text, doc, (Issue(
@@ -131,15 +127,16 @@ def iter_raw(sources: list[str]) -> Iterator[tuple[str, int | None, bytes]]:
         for path in _files(Path(source)):
             name = str(path)
             try:
+                if path.suffix == ".ndjson":   # streamed: memory does not grow with the file
+                    with path.open("rb") as fh:
+                        for n, raw in enumerate(fh, start=1):
+                            if raw.strip():
+                                yield name, n, raw.rstrip(b"\r\n")
+                    continue
                 data = path.read_bytes()
             except OSError as exc:
                 raise ConfigError(f"cannot read {name}: {exc.strerror}") from None
-            if path.suffix == ".ndjson":
-                for n, raw in enumerate(data.split(b"\n"), start=1):
-                    if raw.strip():
-                        yield name, n, raw
-            else:
-                yield name, None, data
+            yield name, None, data
 
 
 def parse(raw: tuple[str, int | None, bytes]) -> Document:

@@ -345,6 +345,23 @@ def _first_type(d) -> str | None:
     return ((entries[0].get("resource") or {}).get("resourceType")) if entries else None
 
 
+def _questionnaire_item(rule: Callable[[dict, str], bool]) -> Callable:
+    """A native que-* rule: ``rule(item, type)`` with the item's type ("" when it has none: every
+    comparison with it is then empty, which these rules all pass); odd JSON, and a type with
+    extensions and no value, go to fhirpathpy."""
+    def check(d, st):
+        t = d.get("type")
+        if t is None:
+            return None if "_type" in d else True
+        return rule(d, t) if type(t) is str else None
+    return check
+
+
+_QUE_ANSWERED = frozenset({"choice", "open-choice", "decimal", "integer", "date", "dateTime", "time", "string",
+                           "quantity"})
+_QUE_MAX_LENGTH = frozenset({"boolean", "decimal", "integer", "string", "text", "url", "open-choice"})
+
+
 _NATIVE: dict[str, tuple[str, Callable]] = {
     # Bundle rules: fhirpathpy evaluates these in milliseconds on a big Bundle; natively microseconds
     "bdl-1": ("total.empty() or (type = 'searchset') or (type = 'history')",
@@ -403,6 +420,29 @@ _NATIVE: dict[str, tuple[str, Callable]] = {
     "bdl-5": ("resource.exists() or request.exists() or response.exists()",
               lambda d, st: _ex(d, "resource") or _ex(d, "request") or _ex(d, "response")),
     "bdl-8": ("fullUrl.contains('/_history/').not()", _bdl8),
+    "org-1": ("(identifier.count() + name.count()) > 0", lambda d, st: _ex(d, "identifier") or _ex(d, "name")),
+    "prr-1": ("orderDetail.empty() or code.exists()", lambda d, st: not _ex(d, "orderDetail") or _ex(d, "code")),
+    # Questionnaire.item: the spec examples are full of them
+    "que-1": ("(type='group' implies item.empty().not()) and (type.trace('type')='display' implies "
+              "item.trace('item').empty())",
+              _questionnaire_item(lambda d, t: _ex(d, "item") if t == "group" else
+                                  not _ex(d, "item") if t == "display" else True)),
+    "que-3": ("type!='display' or code.empty()",
+              _questionnaire_item(lambda d, t: t != "display" or not _ex(d, "code"))),
+    "que-5": ("(type ='choice' or type = 'open-choice' or type = 'decimal' or type = 'integer' or type = "
+              "'date' or type = 'dateTime' or type = 'time' or type = 'string' or type = 'quantity') or "
+              "(answerValueSet.empty() and answerOption.empty())",
+              _questionnaire_item(lambda d, t: t in _QUE_ANSWERED or
+                                  not (_ex(d, "answerValueSet") or _ex(d, "answerOption")))),
+    "que-6": ("type!='display' or (required.empty() and repeats.empty())",
+              _questionnaire_item(lambda d, t: t != "display" or not (_ex(d, "required") or _ex(d, "repeats")))),
+    "que-8": ("(type!='group' and type!='display') or initial.empty()",
+              _questionnaire_item(lambda d, t: t not in ("group", "display") or not _ex(d, "initial"))),
+    "que-9": ("type!='display' or readOnly.empty()",
+              _questionnaire_item(lambda d, t: t != "display" or not _ex(d, "readOnly"))),
+    "que-10": ("(type in ('boolean' | 'decimal' | 'integer' | 'string' | 'text' | 'url' | 'open-choice')) or "
+               "maxLength.empty()",
+               _questionnaire_item(lambda d, t: t in _QUE_MAX_LENGTH or not _ex(d, "maxLength"))),
 }
 # ele-1 and ext-1 are checked natively inside the walk (see InvariantEngine._walk).
 NATIVE_KEYS = ("ele-1", "ext-1") + tuple(_NATIVE)

@@ -1,5 +1,9 @@
 """Validation results as text (grouped by file) or JSON (one OperationOutcome per input; several
-inputs → a collection Bundle of them, each naming its file, as the HL7 validator does)."""
+inputs → a collection Bundle of them, each naming its file, as the HL7 validator does).
+
+Both are written as the results come: the JSON Bundle is streamed entry by entry, each entry
+serialised where it was validated (in the worker process with ``--jobs``), so memory does not grow
+with the number of inputs and the main process only writes text."""
 
 from __future__ import annotations
 
@@ -40,7 +44,8 @@ class Reporter:
         self.fmt, self.color = fmt, color
         self.out = out or sys.stdout
         self.count = self.errors = self.with_errors = 0
-        self._outcomes: list[tuple[str, dict]] = []
+        self._first: str | None = None     # JSON: the first entry, held until a second one shows
+        self._streaming = False           # JSON: the Bundle's head is written
         self.progress = progress      # a running count on stderr (a TTY), for long runs
         self._shown = 0.0
 
@@ -63,10 +68,17 @@ class Reporter:
                 self._shown = now
                 sys.stderr.write(f"\r{self.count:,} validated, {self.errors:,} error(s)…")
                 sys.stderr.flush()
-        if self.fmt == "json":
-            self._outcomes.append((name, rendered))
-        elif rendered:
-            self.out.write(rendered)
+        if self.fmt != "json":
+            if rendered:
+                self.out.write(rendered)
+        elif self._streaming:
+            self.out.write(",\n" + rendered)
+        elif self._first is None:
+            self._first = rendered
+        else:
+            self.out.write(_BUNDLE_HEAD + self._first + ",\n" + rendered)
+            self._first = None
+            self._streaming = True
 
     def finish(self) -> None:
         if self.progress and self._shown:
@@ -74,23 +86,35 @@ class Reporter:
         if self.fmt == "json":
             import orjson
 
-            if len(self._outcomes) == 1:
-                doc = self._outcomes[0][1]
+            if self._streaming:
+                self.out.write(_BUNDLE_TAIL)
+            elif self._first is not None:   # one input: its OperationOutcome alone, without the file
+                oo = orjson.loads(self._first)["resource"]
+                del oo["extension"]
+                self.out.write(orjson.dumps(oo, option=orjson.OPT_INDENT_2).decode() + "\n")
             else:
-                doc = {"resourceType": "Bundle", "type": "collection", "entry": [
-                    {"resource": {**oo, "extension": [{"url": systems.EXT_OO_FILE, "valueString": name}]}}
-                    for name, oo in self._outcomes]}
-            self.out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+                self.out.write(orjson.dumps({"resourceType": "Bundle", "type": "collection", "entry": []},
+                                            option=orjson.OPT_INDENT_2).decode() + "\n")
         else:
             print(f"{self.count} input(s): {self.errors} error(s) in {self.with_errors}", file=sys.stderr)
 
 
+_BUNDLE_HEAD = '{\n  "resourceType": "Bundle",\n  "type": "collection",\n  "entry": [\n'
+_BUNDLE_TAIL = "\n  ]\n}\n"
+
+
 def render(fmt: str, color: bool, source: str, line: int | None, issues: tuple[Issue, ...]):
-    """``(name, error count, OperationOutcome dict or text lines)`` of one document."""
+    """``(name, error count, text)`` of one document: its text lines, or (JSON) its entry of the
+    collection Bundle, indented as it sits there."""
     errors = sum(1 for i in issues if i.severity.rank <= Severity.ERROR.rank)
     name = source if line is None else f"{source}:{line}"
     if fmt == "json":
-        return name, errors, _oo(Outcome(issues))
+        import orjson
+
+        entry = {"resource": {**_oo(Outcome(issues)),
+                              "extension": [{"url": systems.EXT_OO_FILE, "valueString": name}]}}
+        text = orjson.dumps(entry, option=orjson.OPT_INDENT_2).decode()
+        return name, errors, "    " + text.replace("\n", "\n    ")
     lines = []
     for i in issues:
         where = i.expression or i.path.json_path

@@ -49,6 +49,9 @@ class StructureValidator:
         # coded, Quantity and Identifier elements met on the walk; None = structure only.
         self.terminology = terminology
         self._term_kind: dict[int, int] = {}
+        # fingerprints of (slot, coded value) that gave no terminology issue: the results depend on
+        # nothing else, and most codes of a batch recur (a cache of clean answers, bounded)
+        self._term_clean: set = set()
         self._local = threading.local()  # per-thread walk state (the HTTP service validates in threads)
 
     def _terms(self, slot: Slot, value, loc: str, out: list, index: int | None = None) -> None:
@@ -57,6 +60,17 @@ class StructureValidator:
             kind = self._term_kind[id(slot)] = _term_kind(slot)
         if kind == _NO_TERMS:
             return
+        fingerprint = _fingerprint(kind, id(slot), value)
+        if fingerprint is not None and fingerprint in self._term_clean:
+            return
+        before = len(out)
+        self._check_terms(kind, slot, value, loc, out, index)
+        if fingerprint is not None and len(out) == before:
+            if len(self._term_clean) > _TERM_CACHE_SIZE:
+                self._term_clean.clear()
+            self._term_clean.add(fingerprint)
+
+    def _check_terms(self, kind: int, slot: Slot, value, loc: str, out: list, index: int | None) -> None:
         expression = f"{loc}.{slot.label}" if index is None else f"{loc}.{slot.label}[{index}]"
         t = self.terminology
         if kind == _BOUND:
@@ -368,6 +382,34 @@ _SCALARS = frozenset({str, bool, int, float})
 
 _NO_TERMS, _BOUND, _CODING, _QUANTITY, _IDENTIFIER = range(5)
 _QUANTITY_TYPES = frozenset({"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"})
+
+
+_TERM_CACHE_SIZE = 200_000
+
+
+def _fingerprint(kind: int, slot_id: int, value) -> tuple | None:
+    """What the terminology checks of ``value`` at one slot depend on, hashable; ``None`` when the
+    value is odd enough not to be cached (the checks then run every time)."""
+    if type(value) is str:
+        return (slot_id, value)
+    if type(value) is not dict:
+        return None
+    get = value.get
+    try:
+        if kind == _IDENTIFIER:
+            fingerprint = (slot_id, get("system"), get("value"))
+        elif kind == _QUANTITY:
+            fingerprint = (slot_id, get("system"), get("code"))
+        else:
+            coding = get("coding")
+            codes = None if coding is None else tuple(
+                (c.get("system"), c.get("code"), c.get("display")) for c in coding)
+            fingerprint = (slot_id, get("system"), get("code"), get("display"), "text" in value,
+                           "coding" in value, codes)
+        hash(fingerprint)
+    except (AttributeError, TypeError):   # a coding that is not an object, a list where a code goes…
+        return None
+    return fingerprint
 
 
 def _term_kind(slot: Slot) -> int:

@@ -101,6 +101,11 @@ def test_jobs_give_the_same_report(tmp_path, capsys):
     text_one = run(capsys, "validate", str(f))
     text_two = run(capsys, "validate", str(f), "--jobs", "2")
     assert text_one[1] == text_two[1] and f"{f}:2:" in text_one[1]
+    crlf = tmp_path / "crlf.ndjson"        # Windows line ends and blank lines: the same documents
+    crlf.write_text("\r\n".join(json.dumps(r) for r in rows[:4]) + "\r\n\r\n", newline="")
+    text_crlf = run(capsys, "validate", str(crlf))
+    assert text_crlf[1].replace(str(crlf), str(f)) == "".join(
+        line + "\n" for line in text_one[1].splitlines() if line.split(":")[1] in ("1", "2", "3", "4"))
 
 
 def test_an_empty_object_is_reported_once(tmp_path, capsys):
@@ -109,3 +114,18 @@ def test_an_empty_object_is_reported_once(tmp_path, capsys):
     code, out, _ = run(capsys, "validate", str(f))
     errors = [l for l in out.splitlines() if ": error: " in l]
     assert code == 1 and len(errors) == 2 and all("VAL_EMPTY_OBJECT" in l for l in errors), out
+
+
+def test_depth_limit_and_member_count():
+    from fhir_at.validation.inputs import MAX_DEPTH, _members
+
+    def nested(depth):
+        doc: object = {}
+        for _ in range(depth - 1):
+            doc = [doc]
+        return doc
+
+    assert _members(nested(MAX_DEPTH), MAX_DEPTH) == 0
+    assert _members(nested(MAX_DEPTH + 1), MAX_DEPTH) is None
+    assert _members({"a": {"b": 1}, "c": [{"d": 2, "e": [3]}], "f": "x"}, MAX_DEPTH) == 6
+    assert _members("scalar", MAX_DEPTH) == 0

@@ -331,6 +331,18 @@ def test_fast_paths_agree_with_fhirpathpy(engine, pure, examples):
         {"resourceType": "Bundle", "type": "searchset", "total": 1, "entry": [
             {"fullUrl": "http://x/Patient/1/_history/1", "resource": {"resourceType": "Patient", "text": NARRATIVE}},
             {}]},
+        {"resourceType": "Organization", "text": NARRATIVE, "active": True},
+        {"resourceType": "ServiceRequest", "text": NARRATIVE, "status": "active", "intent": "order",
+         "subject": {"reference": "Patient/1"}, "orderDetail": [{"text": "x"}]},
+        {"resourceType": "Questionnaire", "text": NARRATIVE, "status": "draft", "item": [
+            {"linkId": "1", "type": "group"},
+            {"linkId": "2", "type": "display", "code": [{"code": "c"}], "required": True, "readOnly": True,
+             "item": [{"linkId": "2.1", "type": "string"}], "maxLength": 3},
+            {"linkId": "3", "type": "boolean", "answerOption": [{"valueString": "a"}], "maxLength": 2},
+            {"linkId": "4", "type": "group", "item": [{"linkId": "4.1", "type": "date"}],
+             "initial": [{"valueString": "x"}]},
+            {"linkId": "5", "_type": {"extension": [{"url": "http://x", "valueString": "y"}]},
+             "maxLength": 1, "answerValueSet": "http://vs"}]},
     ]
     for r in cases:
         assert norm(failed(engine, r)) == norm(failed(pure, r)), (r.get("resourceType"), r.get("id"))

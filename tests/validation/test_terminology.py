@@ -443,3 +443,22 @@ def test_a_package_set_is_a_resolver(core):
     [i] = t.check_binding("maybe", "required", systems.VS_OBSERVATION_STATUS + "|4.0.1", "Observation.status")
     assert i.severity is Severity.ERROR
     assert t.expand(systems.VS_BUNDLE_TYPE).contains(None, "transaction")
+
+
+def test_clean_codes_are_remembered_and_bad_codes_reported_every_time(core):
+    """The structure walk remembers the codes that gave no issue; a wrong one is reported each time."""
+    from fhir_at.validation.packages import R4_CORE, PackageSet
+    from fhir_at.validation.structure import StructureValidator
+
+    walker = StructureValidator(PackageSet.of([R4_CORE]), terminology=core)
+
+    def found(gender, npi):
+        patient = {"resourceType": "Patient", "gender": gender, "identifier": [{"system": systems.NPI, "value": npi}]}
+        return [(i.message_id, i.location) for i in walker.iter_issues(patient)]
+
+    for _ in range(3):
+        assert found("female", "1234567893") == []
+        assert found("hermaphrodite", "1234567890") == [       # 1234567890 fails the Luhn check digit
+            ("VAL_TX_NOT_IN_VALUE_SET", "Patient.gender"),
+            ("VAL_TX_NPI_CHECK_DIGIT", "Patient.identifier[0].value")]
+    assert walker._term_clean   # the clean answers were kept
