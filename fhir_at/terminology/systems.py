@@ -123,6 +123,17 @@ CS_TRIAL_OUTCOME = _CS + "at-device-trial-outcome"
 EXT_TIMED_MINUTES = _SD + "timed-minutes"
 EXT_LATERALITY = _SD + "laterality"
 
+# The implementation guide (fhir_at/ig/): its package, value sets and conformance resources.
+CODE_SYSTEM_BASE = _CS
+VALUE_SET_BASE = CANONICAL_BASE + "/ValueSet/"
+VS_DEVICES = VALUE_SET_BASE + "at-devices"
+VS_REPORT_TYPES = VALUE_SET_BASE + "at-report-types"
+VS_PROCEDURE_CODES = VALUE_SET_BASE + "at-procedure-codes"
+IG_PACKAGE_ID = "fhir.at.assessment"
+IG_URL = CANONICAL_BASE + "/ImplementationGuide/" + IG_PACKAGE_ID
+CAPABILITY_RECEIVER = CANONICAL_BASE + "/CapabilityStatement/at-bundle-receiver"
+EXT_COMPLIES_WITH_PROFILE = FHIR_SD_BASE + "structuredefinition-compliesWithProfile"
+
 PROFILE_PATIENT = _SD + "at-patient"
 PROFILE_PRACTITIONER = _SD + "at-practitioner"
 PROFILE_ORGANIZATION = _SD + "at-organization"
