@@ -13,6 +13,7 @@ _COMMANDS = {
     "check": "fhir_at.cli.check",
     "convert": "fhir_at.cli.convert",
     "extract": "fhir_at.cli.extract",
+    "ig": "fhir_at.cli.ig",
     "outbox": "fhir_at.cli.outbox",
     "push": "fhir_at.cli.push",
     "packages": "fhir_at.cli.packages",
