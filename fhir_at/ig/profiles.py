@@ -42,19 +42,20 @@ def with_snapshots(sds: list[dict], version: str, core=None) -> tuple[list[dict]
     def definitions(url: str) -> dict | None:
         return ours.get(url.split("|", 1)[0]) or core(url)
 
-    out, warnings, errors = [], [], []
+    out, warnings, errors, failed = [], [], [], []
     for sd in sds:
         stamped = _stamped(sd, version)
         full, issues = with_snapshot(stamped, definitions)
         bad = [i for i in issues if i.severity in (Severity.ERROR, Severity.FATAL)]
         errors += bad
+        if bad:
+            failed.append(sd["url"])
         warnings += [i for i in issues if i not in bad]
         if "snapshot" not in full and not bad:
             raise InputError(f"{sd['url']}: no snapshot could be generated")
         out.append(full)
     if errors:
-        names = sorted({i.message.split(":", 1)[0] for i in errors})
-        raise InputError(f"the snapshot of {len(names)} profile(s) cannot be generated: {', '.join(names)}", errors)
+        raise InputError(f"the snapshot of {len(failed)} profile(s) cannot be generated: {', '.join(failed)}", errors)
     return out, warnings
 
 

@@ -1,0 +1,81 @@
+"""Fixtures of the implementation-guide tests: the built package (once), the example bundles, US Core."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+
+import pytest
+
+from fhir_at.validation import packages
+from fhir_at.validation.packages import R4_CORE
+from tests.conftest import EXAMPLES, ROOT, SHARED, require_package
+
+PROFILES = ROOT / "profiles"
+US_CORE_TGZ = SHARED / "fhir-packages" / "hl7.fhir.us.core-6.1.0.tgz"
+US_CORE = "hl7.fhir.us.core#6.1.0"
+
+
+def example_assessments() -> list:
+    return sorted(EXAMPLES.glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def core():
+    return require_package(R4_CORE)
+
+
+@pytest.fixture(scope="session")
+def built(core):
+    """The package fhir.at.assessment built from this checkout."""
+    from fhir_at.ig.package import build
+
+    return build()
+
+
+@pytest.fixture(scope="session")
+def package_resources(built) -> dict[str, dict]:
+    """Path inside the package -> parsed JSON."""
+    return {name: json.loads(data) for name, data in built.files.items()}
+
+
+@pytest.fixture(scope="session")
+def example_bundles() -> list[dict]:
+    """Every example converted the ways the mappers can: without PDF, with PDF, and with a Claim."""
+    from fhir_at import api
+    from fhir_at.billing.checks import ClaimContext
+    from fhir_at.billing.rules import billing_rules
+
+    out = []
+    for path in example_assessments():
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for kwargs in ({"pdf": False}, {"pdf": True}):
+            bundle, outcome = api.convert(doc, **kwargs)
+            assert bundle is not None, (path.name, outcome.issues)
+            out.append(bundle)
+        if "payer" in doc:
+            modifier = billing_rules().therapy_modifier[doc["clinician"]["discipline"]]
+            bundle, outcome = api.convert(doc, pdf=False, claim=True, billing=ClaimContext(modifiers=(modifier,)))
+            assert bundle is not None, (path.name, outcome.issues)
+            out.append(bundle)
+    return out
+
+
+@pytest.fixture(scope="session")
+def us_core(core):
+    """US Core 6.1.0 from the shared folder, installed in a temporary cache."""
+    if not US_CORE_TGZ.is_file():
+        pytest.skip(f"{US_CORE_TGZ.name} is not in the shared folder")
+    mp = pytest.MonkeyPatch()
+    tmp = tempfile.TemporaryDirectory()
+    mp.setenv("FHIR_AT_PACKAGE_CACHE", tmp.name)
+    packages.load_package.cache_clear()
+    try:
+        pkg = packages.install_tgz(US_CORE_TGZ)
+        mp.undo()
+        packages.load_package.cache_clear()
+        yield pkg
+    finally:
+        mp.undo()
+        packages.load_package.cache_clear()
+        tmp.cleanup()
