@@ -156,17 +156,10 @@ def resource_types() -> frozenset[str]:
 
 
 def validate(resource, profile: str | None = None) -> Outcome:
-    """Every issue of a FHIR resource or Bundle against the base R4 specification.
+    """Every issue of a FHIR resource or Bundle: the base R4 specification, the profiles its
+    resources claim in ``meta.profile`` and ``profile`` (a canonical URL, ``url|version`` allowed;
+    one that is not loaded is an error issue).
 
     One :class:`~fhir_at.validation.validator.Validator` is built on first use and kept (its
-    definitions are loaded once). ``profile`` (a canonical URL) is accepted; until profile
-    validation exists it is answered with an information issue."""
-    outcome = _validator().validate(resource)
-    if profile:
-        from .messages import Msg, issue
-        from .issues import Severity, Source
-
-        outcome = Outcome.of([issue(Msg.VAL_PROFILE_NOT_AVAILABLE, "profile validation is not available yet; "
-                                    "validated against the base specification", severity=Severity.INFORMATION,
-                                    source=Source.VALIDATOR, expression="$")]) + outcome
-    return outcome
+    definitions are loaded once)."""
+    return _validator().validate(resource, profiles=(profile,) if profile else ())

@@ -11,20 +11,29 @@ import click
 @click.argument("sources", nargs=-1, required=True, metavar="PATH...")
 @click.option("--ig", "igs", multiple=True, metavar="PKG",
               help="An extra package: id#version (installed), a folder or a .tgz (repeatable).")
+@click.option("--profile", "profiles", multiple=True, metavar="CANONICAL[|version]",
+              help="Validate each input resource of the profile's type against it (repeatable); "
+                   "meta.profile claims are always validated.")
+@click.option("--must-support", is_flag=True, help="Report absent mustSupport elements (information).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Validate with N processes.")
-def command(sources, igs, fmt, jobs) -> None:
-    """Validate JSON resources or bundles, NDJSON, folders (recursive) or - (stdin) against FHIR R4.
-    Exit 0 when no issue is an error, 1 when some are, 3 when a file or package cannot be read."""
-    from ..errors import InputError
+def command(sources, igs, profiles, must_support, fmt, jobs) -> None:
+    """Validate JSON resources or bundles, NDJSON, folders (recursive) or - (stdin) against FHIR R4,
+    the profiles they claim in meta.profile and the --profile ones. --ig takes a package (id#version,
+    folder, .tgz) or a StructureDefinition file. Exit 0 when no issue is an error, 1 when some are,
+    3 when a file, a package or a --profile cannot be found."""
+    from ..errors import ConfigError, InputError
     from ..validation.inputs import iter_raw, parse
     from ..validation.packages import R4_CORE
     from ..validation.reporting import Reporter
     from ..validation.validator import Validator
 
-    validator = Validator((R4_CORE, *igs))
+    validator = Validator((R4_CORE, *igs), profiles=profiles, must_support=must_support)
     validator.definitions  # noqa: B018 - a missing package is a configuration error (exit 3), up front
+    unknown = validator.unknown_profiles()
+    if unknown:
+        raise ConfigError(f"profile {', '.join(unknown)} is not in the loaded packages: add its package with --ig")
     tty = sys.stderr.isatty()
     reporter = Reporter(fmt, color=tty and sys.stdout.isatty(), progress=tty)
     raws = iter_raw(list(sources))

@@ -169,8 +169,24 @@ def load_package(ref: str) -> Package:
         return install_tgz(path)
     if path.is_dir():
         folder = path / "package" if (path / "package" / "package.json").is_file() else path
+        if not (folder / "package.json").is_file():   # loose conformance resources (a profiles folder)
+            return Package(f"local.{path.resolve().name}", "0.0.0", folder, {})
         pid, ver, deps = _read_manifest(folder)
         return Package(pid, ver, folder, deps)
+    if path.suffix == ".json" and path.is_file():        # one StructureDefinition (or ValueSet…) file
+        try:
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{ref}: not a readable JSON file ({exc})") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("url"), str) or "resourceType" not in doc:
+            raise ConfigError(f"{ref}: not a conformance resource (a JSON object with resourceType and url)")
+        pkg = Package(f"file.{path.stem}", "0.0.0", path.parent, {})
+        entry = {"filename": path.name, "resourceType": doc["resourceType"], "id": doc.get("id"),
+                 "url": doc["url"], "version": doc.get("version")}
+        pkg._by_url = {doc["url"]: entry, **({f"{doc['url']}|{doc['version']}": entry} if doc.get("version") else {})}
+        pkg._entries = [entry]
+        pkg._loaded[path.name] = doc
+        return pkg
     if "#" not in ref:
         raise ConfigError(f"package {ref!r}: expected id#version, a folder or a .tgz file")
     folder = cache_root() / ref / "package"

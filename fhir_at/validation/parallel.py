@@ -13,12 +13,12 @@ _VALIDATOR = None
 _FORMAT = ("text", False)
 
 
-def _init(package_refs: tuple[str, ...], fmt: str, color: bool) -> None:
+def _init(package_refs: tuple[str, ...], options: dict, fmt: str, color: bool) -> None:
     global _VALIDATOR, _FORMAT
     if _VALIDATOR is None or _VALIDATOR.package_refs != package_refs:   # not inherited by fork
         from .validator import Validator
 
-        _VALIDATOR = Validator(package_refs)
+        _VALIDATOR = Validator(package_refs, **options)
     _FORMAT = (fmt, color)
 
 
@@ -60,7 +60,8 @@ def validate_in_parallel(validator, raws: Iterable, jobs: int, fmt: str, color: 
     _VALIDATOR = validator
     try:
         with ProcessPoolExecutor(jobs, initializer=_init,
-                                 initargs=(tuple(validator.package_refs), fmt, color)) as pool:
+                                 initargs=(tuple(validator.package_refs), validator.options(), fmt,
+                                           color)) as pool:
             pending: deque = deque()
             for batch in _batches(raws, chunk):
                 pending.append(pool.submit(_work_batch, batch))

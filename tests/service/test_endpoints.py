@@ -61,13 +61,21 @@ def test_validate_answers_200_even_when_the_resource_has_errors(client):
     assert "VAL_NOT_A_RESOURCE" in message_ids(r)
 
 
-def test_validate_with_a_profile_says_it_is_not_checked_yet(client):
+def test_validate_with_an_unknown_profile_is_an_error_issue(client):
     r = post(client, "/Patient/$validate?profile=http%3A%2F%2Fexample.org%2Fp", {"resourceType": "Patient"})
     assert r.status_code == 200
-    first = r.json()["issue"][0]
-    assert first["severity"] == "information"
-    assert first["details"]["text"] == ("profile validation is not available yet; validated against the base "
-                                        "specification")
+    [unknown] = [i for i in r.json()["issue"] if i["severity"] == "error"]
+    assert unknown["details"]["text"].startswith("profile http://example.org/p is not loaded")
+
+
+def test_validate_with_a_core_profile(client):
+    """A profile of the core package: vitalsigns requires a category and a subject."""
+    profile = "http%3A%2F%2Fhl7.org%2Ffhir%2FStructureDefinition%2Fvitalsigns"
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueString": "y"}
+    r = post(client, f"/Observation/$validate?profile={profile}", obs)
+    assert r.status_code == 200
+    ids = message_ids(r)
+    assert "VAL_PROFILE_MIN" in ids or "VAL_PROFILE_SLICE_MIN" in ids
 
 
 def test_validate_takes_fhir_parameters_input(client):
@@ -76,7 +84,7 @@ def test_validate_takes_fhir_parameters_input(client):
         {"name": "profile", "valueUri": "http://example.org/p"}]}
     r = post(client, "/Patient/$validate", params)
     assert r.status_code == 200
-    assert "VAL_PROFILE_NOT_AVAILABLE" in message_ids(r)
+    assert "VAL_PROFILE_UNKNOWN" in message_ids(r)
 
 
 def test_validate_of_an_unknown_type_is_404(client):
