@@ -322,3 +322,19 @@ def test_us_core_profiles_catch_what_they_require():
     condition["category"] = [{"coding": [{"system": "http://example.org", "code": "x"}]}]
     slice_errors = [i.message for i in v.iter_issues(condition) if i.message_id == "VAL_PROFILE_SLICE_MIN"]
     assert len(slice_errors) == 1 and "slice 'us-core'" in slice_errors[0]
+
+
+def test_cli_profile_options(folder, tmp_path, capsys):
+    from tests.validation.test_cli_validate import run
+
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(PATIENT))
+    code, out, err = run(capsys, "validate", str(f), "--ig", str(folder), "--profile", BASE + "gendered")
+    assert code == 1 and "Patient.gender: minimum required = 1, but only found 0 (profile gendered)" in out
+    code, out, err = run(capsys, "validate", str(f), "--ig", str(folder), "--profile", BASE + "gendered",
+                         "--format", "json", "--jobs", "2")
+    assert code == 1 and json.loads(out)["resourceType"] == "OperationOutcome"
+    code, _, err = run(capsys, "validate", str(f), "--profile", BASE + "gendered")
+    assert code == 3 and "not in the loaded packages" in err
+    f.write_text(json.dumps({**PATIENT, "gender": "female"}))
+    assert run(capsys, "validate", str(f), "--ig", str(folder), "--profile", BASE + "gendered")[0] == 0
