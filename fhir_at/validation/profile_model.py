@@ -126,7 +126,10 @@ def build_tree(elements: list[dict], base_element) -> Elem:
         base = e.get("base") if isinstance(e.get("base"), dict) else {}
         base_path = base.get("path") or path
         core = base_element(base_path) or {}
-        node = Elem(eid, path, path.rsplit(".", 1)[-1], int(e.get("min") or 0), _max(e.get("max")),
+        name = path.rsplit(".", 1)[-1]
+        if base_path.endswith("[x]") and not name.endswith("[x]"):
+            name = base_path.rsplit(".", 1)[-1]     # valueQuantity: value[x] narrowed to Quantity
+        node = Elem(eid, path, name, int(e.get("min") or 0), _max(e.get("max")),
                     int(base.get("min", core.get("min", 0)) or 0), _max(base.get("max", core.get("max", "*"))),
                     _type_refs(e), e, e.get("sliceName"), must_support=bool(e.get("mustSupport")))
         s = e.get("slicing")

@@ -86,16 +86,21 @@ class StructureValidator:
         elif kind == _IDENTIFIER and type(value) is dict:
             out.extend(t.check_identifier(value, expression))
 
-    def iter_issues(self, resource, location: str = "", *, refs: list | None = None) -> Iterator[Issue]:
+    def iter_issues(self, resource, location: str = "", *, refs: list | None = None,
+                    extensions: list | None = None) -> Iterator[Issue]:
         """The structure issues of ``resource``; with ``refs``, every ``Reference.reference`` met on
         the walk is appended to it as ``(reference, location)`` (for the Bundle rules, which then
-        need no walk of their own)."""
+        need no walk of their own); with ``extensions``, every extension object as ``(extension,
+        location, path of the object holding it (its type for a datatype), whether that is a
+        resource)`` (for the checks against their definitions)."""
         out: list[Issue] = []
         self._local.refs = refs
+        self._local.extensions = extensions
         try:
             self._resource(resource, location, out)
         finally:
             self._local.refs = None
+            self._local.extensions = None
         return iter(out)
 
     # -- resources ---------------------------------------------------------------------------
@@ -144,8 +149,14 @@ class StructureValidator:
             if refs is not None and type(ref) is str:
                 refs.append((ref, f"{loc}.reference"))
         terms = self._term_kind if self.terminology is not None else None
+        extensions = getattr(self._local, "extensions", None)
         for key, value in obj.items():
             slot = slots.get(key)
+            if extensions is not None and slot is not None and slot.type == "Extension" and type(value) is list \
+                    and plan.name != "Extension":      # (an extension's own parts: its definition's business)
+                label = slot.label
+                extensions.extend((x, f"{loc}.{label}[{i}]", plan.path, plan.is_resource)
+                                  for i, x in enumerate(value) if type(x) is dict)
             if terms is not None and slot is not None and value is not None and not slot.array \
                     and terms.get(id(slot)) != _NO_TERMS:
                 self._terms(slot, value, loc, out)

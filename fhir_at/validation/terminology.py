@@ -130,17 +130,17 @@ _SCT_ID = re.compile(r"\d+")
 
 # --- CPT / HCPCS ----------------------------------------------------------------------------------
 
-_CPT = re.compile(r"^(?:\d{5}|\d{4}[FTU])$")
-_HCPCS = re.compile(r"^[A-V]\d{4}$")
+_CPT = re.compile(r"^(?:\d{5}|\d{4}[FTU]|\d{2})$")           # two digits: a CPT modifier (59, 76…)
+_HCPCS = re.compile(r"^(?:[A-V]\d{4}|[A-Z][A-Z0-9]|[0-9][A-Z])$")  # two characters: a Level II modifier (GP, KX, XE…)
 
 
 def cpt_form_ok(code: str) -> bool:
-    """CPT Category I (5 digits), II (4 digits + F), III (+ T) or PLA (+ U)."""
+    """CPT Category I (5 digits), II (4 digits + F), III (+ T), PLA (+ U), or a modifier (2 digits)."""
     return bool(_CPT.match(code))
 
 
 def hcpcs_form_ok(code: str) -> bool:
-    """HCPCS Level II: a letter A-V and four digits."""
+    """HCPCS Level II: a letter A-V and four digits, or a two-character modifier with a letter."""
     return bool(_HCPCS.match(code))
 
 
@@ -296,13 +296,13 @@ class Terminology:
 
     def _cpt(self, code, display, expression, unknown_severity):
         if not cpt_form_ok(code):
-            yield _issue(Msg.VAL_TX_CPT_FORM, f"'{code}' is not a CPT code: expected 5 digits or 4 digits and "
-                         "F, T or U", expression, _E)
+            yield _issue(Msg.VAL_TX_CPT_FORM, f"'{code}' is not a CPT code: expected 5 digits, 4 digits and "
+                         "F, T or U, or a 2-digit modifier", expression, _E)
 
     def _hcpcs(self, code, display, expression, unknown_severity):
         if not hcpcs_form_ok(code):
             yield _issue(Msg.VAL_TX_HCPCS_FORM, f"'{code}' is not an HCPCS Level II code: expected a letter "
-                         "A-V and 4 digits", expression, _E)
+                         "A-V and 4 digits, or a 2-character modifier", expression, _E)
 
     def _mime(self, code, display, expression, unknown_severity):
         if not mime_type_ok(code):

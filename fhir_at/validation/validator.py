@@ -29,12 +29,13 @@ _ELE1 = "Constraint failed: ele-1:"
 class Validator:
     def __init__(self, packages: tuple[str, ...] | list[str] = (R4_CORE,), *, invariants: bool = True,
                  terminology: bool = True, profiles: tuple[str, ...] | list[str] = (), claims: bool = True,
-                 must_support: bool = False):
+                 extensions: bool = True, must_support: bool = False):
         self.package_refs = tuple(packages)
         self.with_invariants = invariants
         self.with_terminology = terminology
         self.profile_urls = tuple(profiles)   # canonical URLs (url or url|version) to validate against
         self.with_claims = claims             # meta.profile claims validated
+        self.with_extensions = extensions     # extensions checked against their definitions
         self.must_support = must_support
 
     @cached_property
@@ -61,12 +62,21 @@ class Validator:
             return None
         from .invariants import InvariantEngine
 
-        return InvariantEngine(self.definitions, member_of=self._member_of if self.terminology else None)
+        return InvariantEngine(self.definitions, member_of=self._member_of if self.terminology else None,
+                               conforms_to=self._conforms_to)
+
+    def _conforms_to(self, value, profile_url: str) -> bool | None:
+        """FHIRPath conformsTo(): True, False, or None when the profile is not loaded."""
+        data = getattr(value, "data", value)
+        if not isinstance(data, dict):
+            return None
+        return self.profiles.conforms(data, profile_url, resource=data if "resourceType" in data else None)
 
     def options(self) -> dict:
         """The keyword arguments that make another Validator like this one (for worker processes)."""
         return {"invariants": self.with_invariants, "terminology": self.with_terminology,
-                "profiles": self.profile_urls, "claims": self.with_claims, "must_support": self.must_support}
+                "profiles": self.profile_urls, "claims": self.with_claims, "extensions": self.with_extensions,
+                "must_support": self.must_support}
 
     @cached_property
     def profiles(self):
@@ -102,7 +112,8 @@ class Validator:
             return
         loc = location or str(resource.get("resourceType") or "$")
         refs: list | None = [] if resource.get("resourceType") == "Bundle" else None
-        structure = list(self.structure.iter_issues(resource, loc, refs=refs))
+        extensions: list | None = [] if self.with_extensions else None
+        structure = list(self.structure.iter_issues(resource, loc, refs=refs, extensions=extensions))
         yield from structure
         if self.invariants is not None and isinstance(resource.get("resourceType"), str):
             bundle = resource if resource.get("resourceType") == "Bundle" else None
@@ -115,14 +126,23 @@ class Validator:
                 yield issue
         yield from self._rules(resource, loc, refs)
         given = self.profile_urls if profiles is None else tuple(profiles)
-        if given or self.with_claims:
-            yield from self._profile_issues(resource, loc, given)
+        if given or self.with_claims or extensions:
+            yield from self._profile_issues(resource, loc, given, extensions or ())
 
-    def _profile_issues(self, resource: dict, loc: str, given_urls: tuple[str, ...]) -> Iterator[Issue]:
+    def _profile_issues(self, resource: dict, loc: str, given_urls: tuple[str, ...],
+                        extensions) -> Iterator[Issue]:
         pv = self.profiles
         pv.begin()
         seen: set = set()
         try:
+            if extensions:
+                bundle = resource if resource.get("resourceType") == "Bundle" else None
+                for ext, where, host, is_resource in extensions:
+                    for found in pv.check_extension(ext, where, host, is_resource, resource=resource, bundle=bundle):
+                        key = (found.message_id, found.expression, found.message)
+                        if key not in seen:
+                            seen.add(key)
+                            yield found
             for res, where, bundle in _resources(resource, loc, None):
                 rt = res.get("resourceType")
                 meta = res.get("meta")

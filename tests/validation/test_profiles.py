@@ -338,3 +338,18 @@ def test_cli_profile_options(folder, tmp_path, capsys):
     assert code == 3 and "not in the loaded packages" in err
     f.write_text(json.dumps({**PATIENT, "gender": "female"}))
     assert run(capsys, "validate", str(f), "--ig", str(folder), "--profile", BASE + "gendered")[0] == 0
+
+
+def test_a_choice_narrowed_by_renaming(folder, tmp_path):
+    """``Observation.valueQuantity`` in a snapshot: value[x] with one type, as the renaming says."""
+    renamed = sd("renamed", "Observation", [])
+    renamed["snapshot"] = {"element": [
+        {"id": "Observation", "path": "Observation", "min": 0, "max": "*", "base": {"path": "Observation", "min": 0, "max": "*"}},
+        {"id": "Observation.valueQuantity", "path": "Observation.valueQuantity", "min": 1, "max": "1",
+         "base": {"path": "Observation.value[x]", "min": 0, "max": "1"}, "type": [{"code": "Quantity"}]}]}
+    (tmp_path / "StructureDefinition-renamed.json").write_text(json.dumps(renamed))
+    v = Validator((R4_CORE, str(tmp_path)), profiles=(BASE + "renamed",))
+    assert [i for i in v.iter_issues(OBS) if i.severity.value == "error"] == []
+    text = {**{k: x for k, x in OBS.items() if k != "valueQuantity"}, "valueString": "60"}
+    assert sorted((i.message_id, i.expression) for i in v.iter_issues(text) if i.severity.value == "error") == [
+        ("VAL_PROFILE_TYPE", "Observation.value.ofType(string)")]

@@ -333,14 +333,16 @@ def test_ucum_common_misspellings():
 
 
 @pytest.mark.parametrize("code, ok", [("97755", True), ("0001F", True), ("0042T", True), ("0001U", True),
-                                      ("9775", False), ("97755A", False), ("A9775", False)])
+                                      ("59", True), ("9775", False), ("97755A", False), ("A9775", False),
+                                      ("5", False), ("GP", False)])
 def test_cpt_form(code, ok):
     assert tx.cpt_form_ok(code) is ok
     assert ids(Terminology().check_coding(systems.CPT, code, None, "x")) == ([] if ok else ["VAL_TX_CPT_FORM"])
 
 
 @pytest.mark.parametrize("code, ok", [("E1161", True), ("K0001", True), ("L1900", True), ("W1161", False),
-                                      ("e1161", False), ("E116", False), ("97755", False)])
+                                      ("e1161", False), ("E116", False), ("97755", False),
+                                      ("GP", True), ("KX", True), ("XE", True), ("59", False), ("G", False)])
 def test_hcpcs_form(code, ok):
     assert tx.hcpcs_form_ok(code) is ok
     assert ids(Terminology().check_coding(systems.HCPCS, code, None, "x")) == ([] if ok else ["VAL_TX_HCPCS_FORM"])
