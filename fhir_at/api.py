@@ -143,7 +143,10 @@ def _validator():
     from .validation.validator import Validator
 
     if _VALIDATOR is None:
-        _VALIDATOR = Validator()
+        from .ig.runtime import package_folder
+        from .validation.packages import R4_CORE
+
+        _VALIDATOR = Validator((R4_CORE, package_folder()))
     return _VALIDATOR
 
 

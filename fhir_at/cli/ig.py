@@ -33,7 +33,10 @@ def build(output: str | None, examples_dir: str | None, date: str | None) -> Non
 
     if date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
         raise click.BadParameter(f"{date!r} is not a date YYYY-MM-DD", param_hint="--date")
-    pkg = build_package(examples_dir=Path(examples_dir) if examples_dir else None, date=date)
+    from ..ig_examples import examples, source_examples
+
+    made = examples(Path(examples_dir) if examples_dir else source_examples())
+    pkg = build_package(example_resources=[res for _, res in made], date=date)
     print_outcome(Outcome.of(pkg.warnings))
     target = Path(output) if output else Path(f"{pkg.name}-{pkg.version}.tgz")
     write(pkg, target)

@@ -15,10 +15,12 @@ import click
               help="Validate each input resource of the profile's type against it (repeatable); "
                    "meta.profile claims are always validated.")
 @click.option("--must-support", is_flag=True, help="Report absent mustSupport elements (information).")
+@click.option("--no-fhir-at-profiles", "no_own", is_flag=True,
+              help="Do not load fhir-at's own package (its profiles and code systems) by default.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Validate with N processes.")
-def command(sources, igs, profiles, must_support, fmt, jobs) -> None:
+def command(sources, igs, profiles, must_support, no_own, fmt, jobs) -> None:
     """Validate JSON resources or bundles, NDJSON, folders (recursive) or - (stdin) against FHIR R4,
     the profiles they claim in meta.profile and the --profile ones. --ig takes a package (id#version,
     folder, .tgz) or a StructureDefinition file. Exit 0 when no issue is an error, 1 when some are,
@@ -29,7 +31,8 @@ def command(sources, igs, profiles, must_support, fmt, jobs) -> None:
     from ..validation.reporting import Reporter
     from ..validation.validator import Validator
 
-    validator = Validator((R4_CORE, *igs), profiles=profiles, must_support=must_support)
+    own = () if no_own else (_own_package(),)
+    validator = Validator((R4_CORE, *igs, *own), profiles=profiles, must_support=must_support)
     validator.definitions  # noqa: B018 - a missing package is a configuration error (exit 3), up front
     unknown = validator.unknown_profiles()
     if unknown:
@@ -49,3 +52,9 @@ def command(sources, igs, profiles, must_support, fmt, jobs) -> None:
     reporter.finish()
     if reporter.errors:
         raise InputError(f"{reporter.errors} error(s) in {reporter.with_errors} of {reporter.count} input(s)")
+
+
+def _own_package() -> str:
+    from ..ig.runtime import package_folder
+
+    return package_folder()

@@ -2,7 +2,10 @@
 
 - :mod:`.profiles` — the StructureDefinitions of ``profiles/`` with their generated snapshots;
 - :mod:`.terminology` — CodeSystems and ValueSets generated from the tables of ``mappings/``;
-- :mod:`.examples` — example resources made by the mappers from ``examples/``;
+- :mod:`.runtime` — the package as the validator loads it by default (built into the user cache);
 - :mod:`.conformance` — the ImplementationGuide and the receiving server's CapabilityStatement;
 - :mod:`.package` — assembling the package and writing it (folder or ``.tgz``), deterministically.
+
+The examples are made by the mappers through the API, in :mod:`fhir_at.ig_examples` (the API uses
+this package, so it cannot use the API).
 """

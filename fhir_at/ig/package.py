@@ -71,24 +71,24 @@ def _index(resources: list[dict]) -> bytes:
     return _json({"index-version": 1, "files": files})
 
 
-def build(*, examples_dir: Path | None = None, profiles_dir: Path | None = None, version: str | None = None,
-          date: str | None = None, core=None) -> BuiltPackage:
-    """The package, built from ``profiles/``, ``mappings/`` and the assessments of ``examples/``."""
+def build(*, example_resources: list[dict] | tuple = (), profiles_dir: Path | None = None,
+          version: str | None = None, date: str | None = None, core=None) -> BuiltPackage:
+    """The package, built from ``profiles/`` and ``mappings/``, with ``example_resources`` (made
+    by :func:`fhir_at.ig_examples.examples`; none: the conformance resources only, as the
+    validator loads them)."""
     from .. import __version__
     from .._data import data_dir
     from . import conformance, terminology
-    from .examples import examples
     from .profiles import load_structure_definitions, with_snapshots
 
     version = version or __version__
     date = date or _default_date()
     profiles_dir = profiles_dir or data_dir("profiles")
-    examples_dir = examples_dir or _source_examples()
 
     sds, warnings = with_snapshots(load_structure_definitions(profiles_dir), version, core)
     code_systems = terminology.code_systems(version)
     value_sets = terminology.value_sets(version)
-    example_resources = [res for _, res in examples(examples_dir)]
+    example_resources = list(example_resources)
     definitions = [*sds, *code_systems, *value_sets]
     capability = conformance.capability_statement(version, date, sds)
     guide = conformance.implementation_guide(version, date, [*definitions, capability], example_resources)
@@ -124,17 +124,6 @@ def _manifest(version: str, date: str) -> dict:
         "author": "fhir-at",
         "directories": {"lib": "package", "example": "example"},
     }
-
-
-def _source_examples() -> Path:
-    """``examples/`` of a source checkout (the wheel does not ship it)."""
-    from .._data import data_dir
-
-    try:
-        return data_dir("examples")
-    except ConfigError:
-        raise ConfigError("the examples folder is not part of this installation: give --examples DIR "
-                          "(a folder of assessment .json files)") from None
 
 
 def write(pkg: BuiltPackage, target: Path) -> None:

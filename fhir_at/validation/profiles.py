@@ -395,7 +395,9 @@ class ProfileValidator:
         known = self.profile(url)
         if known is None or known.type != "Extension":
             severity = Severity.WARNING
-            _add(ctx, Msg.VAL_PROFILE_EXTENSION_UNKNOWN, f"extension {url} is not known: it cannot be checked"
+            # (said the same way whether a profile walk or the extension sweep meets it: one issue)
+            _add(_Ctx(_NO_PROFILE, ctx.resource, ctx.bundle, ctx.out), Msg.VAL_PROFILE_EXTENSION_UNKNOWN,
+                 f"extension {url} is not known: it cannot be checked"
                  + (" (the FHIR specification defines no such extension)" if severity is Severity.ERROR else ""),
                  item.where, severity)
             return
@@ -422,7 +424,8 @@ class ProfileValidator:
         # (structuredefinition-fhir-type on ElementDefinition.type in every core snapshot,
         # structuredefinition-normative-version on ValueSet and CodeSystem): for those a warning.
         core = ext.url.startswith(FHIR_SD_BASE)
-        _add(ctx, Msg.VAL_PROFILE_EXTENSION_CONTEXT, f"extension {ext.url} is not allowed on {host.path} "
+        _add(_Ctx(ext, ctx.resource, ctx.bundle, ctx.out), Msg.VAL_PROFILE_EXTENSION_CONTEXT,
+             f"extension {ext.url} is not allowed on {host.path} "
              f"(its context: {where})", item.where, Severity.WARNING if core else Severity.ERROR)
 
     def _reference(self, elem: Elem, item: _Item, ctx: _Ctx) -> None:
@@ -444,6 +447,9 @@ class ProfileValidator:
                  f"{', '.join(sorted(allowed_types))} may be referenced here", item.where + ".reference")
             return
         profiled = [p for p in targets if self.profile(p) is not None and p != FHIR_SD_BASE + self.profile(p).type]
+        claimed = (resolved.get("meta") or {}).get("profile") if resolved is not None else None
+        if isinstance(claimed, list) and any(p in claimed for p in profiled):
+            return      # the target claims the profile: it is validated against it where it stands
         if resolved is not None and profiled:
             fitting = [p for p in profiled if (self.profile(p) is not None and self.profile(p).type == rtype)]
             if fitting and not any(self.conforms(resolved, p, bundle=ctx.bundle) for p in fitting):

@@ -28,9 +28,15 @@ def core():
 @pytest.fixture(scope="session")
 def built(core):
     """The package fhir.at.assessment built from this checkout."""
-    from fhir_at.ig.package import build
+    return build_with_examples()
 
-    return build()
+
+def build_with_examples():
+    """The package as `fhir-at ig build` makes it: conformance resources and the examples."""
+    from fhir_at.ig.package import build
+    from fhir_at.ig_examples import examples
+
+    return build(example_resources=[res for _, res in examples(EXAMPLES)])
 
 
 @pytest.fixture(scope="session")

@@ -19,13 +19,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
 from fhir_at.ig.package import build  # noqa: E402
+from fhir_at.ig_examples import examples, source_examples  # noqa: E402
 from fhir_at.terminology import systems as S  # noqa: E402
 
 SNOMED_DIABETES = {"system": S.SNOMED, "code": "73211009", "display": "Diabetes mellitus"}
 
 
 def main() -> None:
-    pkg = build()
+    pkg = build(example_resources=[res for _, res in examples(source_examples())])
     ex = [json.loads(v) for k, v in sorted(pkg.files.items())
           if k.startswith("package/example/") and not k.endswith(".index.json")]
 

@@ -1,4 +1,6 @@
-"""Examples of the implementation guide, made by the mappers from the assessments of ``examples/``.
+"""Examples of the implementation guide (the FHIR package :mod:`fhir_at.ig` builds), made by the
+mappers from the assessments of ``examples/`` -- through :mod:`fhir_at.api`, which is why this
+module sits beside the API rather than in :mod:`fhir_at.ig` (which the API uses).
 
 Each assessment gives its transaction Bundle (id: the file's stem, exactly as ``convert --no-pdf``
 writes it) and every resource of it as a stand-alone example: id = the uuid of its ``urn:uuid``
@@ -13,9 +15,9 @@ import copy
 import json
 from pathlib import Path
 
-from ..errors import ConfigError, InputError
+from .errors import ConfigError, InputError
 
-__all__ = ["Example", "examples"]
+__all__ = ["Example", "examples", "source_examples"]
 
 _UUID = "urn:uuid:"
 
@@ -52,7 +54,7 @@ def _read(path: Path) -> dict:
 
 
 def _from_assessment(path: Path) -> list[dict]:
-    from .. import api
+    from . import api
 
     doc = _read(path)
     bundle, outcome = api.convert(doc, pdf=False)
@@ -70,9 +72,9 @@ def _from_assessment(path: Path) -> list[dict]:
 def _claim(doc: dict) -> dict | None:
     if "payer" not in doc:
         return None
-    from .. import api
-    from ..billing.checks import ClaimContext
-    from ..billing.rules import billing_rules
+    from . import api
+    from .billing.checks import ClaimContext
+    from .billing.rules import billing_rules
 
     modifier = billing_rules().therapy_modifier.get(doc["clinician"]["discipline"])
     bundle, _ = api.convert(doc, pdf=False, claim=True,
@@ -108,3 +110,14 @@ def _rewritten(node, refs: dict[str, str]):
         for item in node:
             _rewritten(item, refs)
     return node
+
+
+def source_examples() -> Path:
+    """``examples/`` of a source checkout (the wheel does not ship it)."""
+    from ._data import data_dir
+
+    try:
+        return data_dir("examples")
+    except ConfigError:
+        raise ConfigError("the examples folder is not part of this installation: give --examples DIR "
+                          "(a folder of assessment .json files)") from None
