@@ -104,7 +104,8 @@ def assessment(draw):
             dx["onset"] = draw(date.filter(lambda d: d <= day))
     optional = {
         "payer": st.fixed_dictionaries({"name": text, "kind": st.sampled_from(["medicare", "medicaid", "commercial", "other"])},
-                                       optional={"memberId": text}),
+                                       optional={"memberId": text, "relationship": st.sampled_from(
+                                           ["self", "spouse", "child", "parent", "common", "injured", "other"])}),
         "referral": st.fixed_dictionaries({"reason": text}, optional={
             "identifier": ident, "date": date.filter(lambda d: d <= day),
             "referrer": st.fixed_dictionaries({"npi": st.just(npis[2]), "name": name})}),

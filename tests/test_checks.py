@@ -191,6 +191,27 @@ def test_unknown_report_type(seed):
     assert only(seed, "REPORT_TYPE_UNKNOWN")[0][1] == "$.report.type"
 
 
+def test_payer_without_member_id_is_a_warning(seed):
+    del seed["payer"]["memberId"]
+    [found] = [i for i in api.check_assessment(seed).issues if i.message_id == "PAYER_NO_MEMBER_ID"]
+    assert found.severity.value == "warning" and str(found.path) == "$.payer.memberId" and "us-core-15" in found.message
+
+
+def test_payer_relationship_is_mapped_and_unknown_is_said(seed):
+    from fhir_at.terminology import systems
+
+    def coverage(doc):
+        bundle, _ = api.convert(doc, pdf=False)
+        return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Coverage")
+
+    seed["payer"]["relationship"] = "child"
+    assert coverage(seed)["relationship"]["coding"] == [
+        {"system": systems.SUBSCRIBER_RELATIONSHIP, "code": "child", "display": "Child"}]
+    del seed["payer"]["relationship"]
+    assert coverage(seed)["relationship"] == {"extension": [{"url": systems.EXT_DATA_ABSENT_REASON,
+                                                             "valueCode": "unknown"}]}
+
+
 def test_signed_before_the_session(seed):
     seed["signature"]["signedAt"] = "2026-11-01T16:45:00-05:00"
     assert only(seed, "SIGNED_BEFORE_SESSION")[0][1] == "$.signature.signedAt"

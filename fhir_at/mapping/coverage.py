@@ -25,6 +25,11 @@ def to_fhir(a: dict, ctx) -> None:
     }
     if payer.get("memberId"):
         res["subscriberId"] = payer["memberId"]
+    if payer.get("relationship"):
+        rel = ctx.cat.concept("subscriber-relationships", payer["relationship"])
+        res["relationship"] = concept(coding(rel.system, rel.code, rel.display))
+    else:   # US Core requires it: said to be unknown, never guessed
+        res["relationship"] = {"extension": [{"url": systems.EXT_DATA_ABSENT_REASON, "valueCode": "unknown"}]}
     ctx.add("coverage", res, ident)
 
 
@@ -41,4 +46,9 @@ def from_fhir(res: dict, payor: dict | None, cat) -> tuple[dict, list[str]]:
     out["kind"] = kind or "other"
     if res.get("subscriberId"):
         out["memberId"] = res["subscriberId"]
+    for c in (res.get("relationship") or {}).get("coding", []):
+        relationship = cat.concept_key("subscriber-relationships", c)
+        if relationship:
+            out["relationship"] = relationship
+            break
     return out, problems

@@ -10,14 +10,14 @@ import difflib
 from datetime import date, datetime
 from typing import Iterator
 
-from ..issues import Issue, Path
+from ..issues import Issue, Path, Severity
 from ..messages import Msg, issue
 from ..terminology import icd10cm
 from ..terminology.catalog import Catalog, catalog
 from .schema import iter_schema_issues
 
 __all__ = ["iter_issues", "npi_is_valid", "session_bounds", "full_time", "check_npis", "check_times",
-           "check_diagnoses", "check_measures", "check_devices", "check_report"]
+           "check_diagnoses", "check_measures", "check_devices", "check_report", "check_payer"]
 
 ROOT = Path()
 
@@ -270,6 +270,14 @@ def check_report(doc: dict, cat: Catalog) -> Iterator[Issue]:
                     ROOT / "report" / "type")
 
 
+def check_payer(doc: dict) -> Iterator[Issue]:
+    payer = doc.get("payer")
+    if isinstance(payer, dict) and not payer.get("memberId"):
+        yield issue(Msg.PAYER_NO_MEMBER_ID, "the payer has no memberId: the Coverage cannot meet US Core 6.1.0 "
+                    "(us-core-15: a member id or subscriberId) nor fhir-at's at-coverage profile",
+                    ROOT / "payer" / "memberId", severity=Severity.WARNING)
+
+
 def iter_issues(doc) -> Iterator[Issue]:
     """Every problem of an assessment document, schema first."""
     schema_issues = list(iter_schema_issues(doc))
@@ -279,7 +287,7 @@ def iter_issues(doc) -> Iterator[Issue]:
     cat = catalog()
     checks = (lambda: check_npis(doc), lambda: check_times(doc), lambda: check_diagnoses(doc),
               lambda: check_measures(doc, cat), lambda: check_devices(doc, cat),
-              lambda: check_report(doc, cat))
+              lambda: check_report(doc, cat), lambda: check_payer(doc))
     for check in checks:
         if not schema_issues:
             yield from check()

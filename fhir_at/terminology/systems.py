@@ -33,6 +33,7 @@ CONDITION_VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-stat
 CONDITION_CATEGORY_US_CORE = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 PROCESS_PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 US_CORE_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category"
@@ -42,6 +43,7 @@ US_CORE_DOCREF_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/us-core-docume
 FHIR_SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
 EXT_FHIR_TYPE = FHIR_SD_BASE + "structuredefinition-fhir-type"
 EXT_REGEX = FHIR_SD_BASE + "regex"
+EXT_DATA_ABSENT_REASON = FHIR_SD_BASE + "data-absent-reason"
 FHIRPATH_TYPES = "http://hl7.org/fhirpath/"
 FHIRPATH_SYSTEM = FHIRPATH_TYPES + "System."
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -170,6 +172,7 @@ BY_NAME: dict[str, str] = {
     "CS_FOLLOW_UP_KIND": CS_FOLLOW_UP_KIND,
     "CS_TRIAL_OUTCOME": CS_TRIAL_OUTCOME,
     "DATA_ABSENT_REASON": DATA_ABSENT_REASON,
+    "SUBSCRIBER_RELATIONSHIP": SUBSCRIBER_RELATIONSHIP,
 }
 
 PROFILES: dict[str, str] = {
