@@ -394,11 +394,13 @@ class ProfileValidator:
             return
         known = self.profile(url)
         if known is None or known.type != "Extension":
-            severity = Severity.WARNING
+            # a modifier extension must be understood to process the resource: unknown, an error
+            severity = Severity.ERROR if ".modifierExtension[" in item.where else Severity.WARNING
             # (said the same way whether a profile walk or the extension sweep meets it: one issue)
             _add(_Ctx(_NO_PROFILE, ctx.resource, ctx.bundle, ctx.out), Msg.VAL_PROFILE_EXTENSION_UNKNOWN,
                  f"extension {url} is not known: it cannot be checked"
-                 + (" (the FHIR specification defines no such extension)" if severity is Severity.ERROR else ""),
+                 + (" (a modifier extension: the resource cannot be processed safely without it)"
+                    if severity is Severity.ERROR else ""),
                  item.where, severity)
             return
         self._check_context(known, item, ctx, host)

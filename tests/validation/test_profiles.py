@@ -101,6 +101,16 @@ PROFILES = [
     sd("typed-quantity", "Observation", [
         el("Observation.value[x]", slicing={"discriminator": [{"type": "type", "path": "$this"}], "rules": "closed"}),
         el("Observation.value[x]:valueQuantity", sliceName="valueQuantity", type=[{"code": "Quantity"}])]),
+    sd("resliced", "Patient", [
+        el("Patient.identifier", slicing={"discriminator": [{"type": "value", "path": "system"}], "rules": "open"}),
+        el("Patient.identifier:a", sliceName="a", slicing={"discriminator": [{"type": "value", "path": "use"}],
+                                                           "rules": "open"}),
+        el("Patient.identifier:a.system", fixedUri="urn:a"),
+        el("Patient.identifier:a/official", sliceName="a/official", min=1),
+        el("Patient.identifier:a/official.use", fixedCode="official")]),
+    sd("unplaceable", "Patient", [el("Patient.nosuchelement", min=1)]),
+    sd("unknown-value-set", "Patient", [el("Patient.gender", binding={"strength": "required",
+                                                                      "valueSet": "http://example.org/vs/none"})]),
     sd("orphan", "Patient", [el("Patient.gender", min=1)], base=BASE + "no-such-base"),
     sd("loop-a", "Patient", [el("Patient.gender", min=1)], base=BASE + "loop-b"),
     sd("loop-b", "Patient", [el("Patient.gender", min=1)], base=BASE + "loop-a"),
@@ -248,6 +258,28 @@ def test_broken_profiles_are_reported_and_the_rest_still_validated(folder):
     issues = list(_validator(str(folder), "bad-invariant").iter_issues(PATIENT))
     assert [(i.severity.value, i.message_id) for i in issues if "ex-2" in i.message] == [
         ("warning", "VAL_INV_UNEVALUABLE")]
+
+
+def test_re_slicing(folder):
+    ok = {**PATIENT, "identifier": [{"system": "urn:a", "use": "official", "value": "1"}]}
+    assert found(folder, "resliced", ok) == []
+    usual = {**PATIENT, "identifier": [{"system": "urn:a", "use": "usual", "value": "1"}]}
+    assert found(folder, "resliced", usual) == [("VAL_PROFILE_SLICE_MIN", "Patient")]
+    [text] = messages(folder, "resliced", usual)
+    assert "slice 'a/official'" in text
+
+
+def test_a_broken_differential_and_an_unknown_value_set_are_named(folder):
+    issues = list(_validator(str(folder), "unplaceable").iter_issues({**PATIENT, "gender": "male"}))
+    assert any("Patient.nosuchelement" in i.message and i.severity.value == "error" for i in issues), issues
+    issues = list(_validator(str(folder), "unknown-value-set").iter_issues({**PATIENT, "gender": "male"}))
+    assert [(i.severity.value, i.message_id) for i in issues if "example.org/vs/none" in i.message] == [
+        ("warning", "VAL_TX_VALUE_SET_UNKNOWN")]
+
+
+def test_an_unknown_modifier_extension_is_an_error(folder):
+    unknown = {**PATIENT, "modifierExtension": [{"url": "http://example.org/no-such-modifier", "valueString": "x"}]}
+    assert found(folder, "plain-patient", unknown) == [("VAL_PROFILE_EXTENSION_UNKNOWN", "Patient.modifierExtension[0]")]
 
 
 def test_must_support_is_reported_on_request(folder):
