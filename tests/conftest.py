@@ -13,6 +13,7 @@ from tests.fhir_server import fhir_server_url  # noqa: F401  (fixture)
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SHARED = ROOT.parent / "shared"
+US_CORE_TGZ = SHARED / "fhir-packages" / "hl7.fhir.us.core-6.1.0.tgz"
 
 
 def pytest_addoption(parser):
@@ -62,3 +63,28 @@ def http():
     s.trust_env = False
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def us_core_package():
+    """US Core 6.1.0 from the shared folder, installed in a temporary package cache (the user's is
+    left alone); the Package keeps its folder, which ``--ig``/``Validator`` take as a path."""
+    import tempfile
+
+    from fhir_at.validation import packages
+
+    if not US_CORE_TGZ.is_file():
+        pytest.skip(f"{US_CORE_TGZ.name} is not in the shared folder")
+    mp = pytest.MonkeyPatch()
+    tmp = tempfile.TemporaryDirectory()
+    mp.setenv("FHIR_AT_PACKAGE_CACHE", tmp.name)
+    packages.load_package.cache_clear()
+    try:
+        pkg = packages.install_tgz(US_CORE_TGZ)
+        mp.undo()  # the other tests see the usual cache again
+        packages.load_package.cache_clear()
+        yield pkg
+    finally:
+        mp.undo()
+        packages.load_package.cache_clear()
+        tmp.cleanup()

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator
 
@@ -55,7 +55,7 @@ from ..issues import Issue, IssueCode, Path, Severity, Source
 from ..messages import Msg
 from .fhirpath_functions import Unknown, has_value, html_checks, narrative_is_empty, narrative_problems
 
-__all__ = ["InvariantEngine", "Constraint", "UNSUPPORTED_BY_FHIRPATHPY", "NATIVE_KEYS"]
+__all__ = ["InvariantEngine", "Constraint", "UNSUPPORTED_BY_FHIRPATHPY", "NATIVE_KEYS", "IG_NATIVE"]
 
 CORE = systems.FHIR_SD_BASE
 # The functions fhirpathpy 2.2.4 lacks and this module supplies.
@@ -446,6 +446,85 @@ _NATIVE: dict[str, tuple[str, Callable]] = {
 }
 # ele-1 and ext-1 are checked natively inside the walk (see InvariantEngine._walk).
 NATIVE_KEYS = ("ele-1", "ext-1") + tuple(_NATIVE)
+
+
+# The frequent constraints of US Core 6.1.0 (and of fhir-at's profiles, which carry them), by key and
+# exact expression. us-core-1 is implemented as meant ("at least to the day"): fhirpathpy answers
+# `$this is DateTime` false for a FHIR dateTime, which would make the constraint always true.
+def _npi_luhn(d, st):
+    v = d.get("value")
+    if not isinstance(v, str) or len(v) != 10 or not v.isdigit():
+        return None          # fhirpathpy decides what a malformed value gives
+    total = 24
+    for i, ch in enumerate(v):
+        n = int(ch)
+        total += (n * 2 if n < 5 else n * 2 - 9) if i % 2 == 0 else n
+    return total % 10 == 0
+
+
+def _matches(pattern: str):
+    rx = re.compile(pattern)
+
+    def check(d, st):
+        v = d.get("value")
+        if v is None and "_value" not in d:
+            return True
+        return bool(rx.search(v)) if isinstance(v, str) else None
+    return check
+
+
+def _us_core_2(d, st):
+    if _ex(d, "component") or _ex(d, "hasMember"):
+        return True
+    return _ex(d, "dataAbsentReason") or _choice(d, "value")
+
+
+def _us_core_3(d, st):
+    q = d.get("valueQuantity")
+    if not isinstance(q, dict):
+        return True if q is None else None
+    system = q.get("system")
+    return True if system is None else system == systems.UCUM
+
+
+def _us_core_6_name(d, st):
+    named = _ex(d, "family") or _ex(d, "given")
+    absent = any(isinstance(x, dict) and x.get("url") == systems.EXT_DATA_ABSENT_REASON
+                 for x in _items(d.get("extension")))
+    return named != absent
+
+
+def _us_core_15(d, st):
+    if _ex(d, "subscriberId"):
+        return True
+    return any(isinstance(c, dict) and c.get("system") == systems.V2_0203 and c.get("code") == "MB"
+               for i in _items(d.get("identifier")) for c in _items((i.get("type") or {}).get("coding")))
+
+
+_US_CORE_LUHN = ("(((select(value.substring(0,1).toInteger()).select(iif($this<5, $this*2, (($this*2)-9))))+"
+                 "(value.substring(1,1).toInteger())+(select(value.substring(2,1).toInteger()).select(iif($this<5, "
+                 "$this*2, (($this*2)-9))))+(value.substring(3,1).toInteger())+(select(value.substring(4,1)"
+                 ".toInteger()).select(iif($this<5, $this*2, (($this*2)-9))))+(value.substring(5,1).toInteger())+"
+                 "(select(value.substring(6,1).toInteger()).select(iif($this<5, $this*2, (($this*2)-9))))+"
+                 "(value.substring(7,1).toInteger())+(select(value.substring(8,1).toInteger()).select(iif($this<5, "
+                 "$this*2, (($this*2)-9))))+(value.substring(9,1).toInteger()) + 24)mod 10=0)")
+IG_NATIVE: dict[tuple[str, str], Callable] = {
+    ("us-core-1", "$this is DateTime implies $this.toString().length() >= 10"):
+        lambda v, st: len(v) >= 10 if isinstance(v, str) else True,
+    ("us-core-2", "(component.empty() and hasMember.empty()) implies (dataAbsentReason.exists() or value.exists())"):
+        _us_core_2,
+    ("us-core-3", "value.ofType(Quantity).system.empty() or value.ofType(Quantity).system = "
+                  f"'{systems.UCUM}'"): _us_core_3,
+    ("us-core-6", "(family.exists() or given.exists()) xor extension.where(url='"
+                  f"{systems.EXT_DATA_ABSENT_REASON}').exists()"): _us_core_6_name,
+    ("us-core-6", "url.exists() or data.exists()"): lambda d, st: _ex(d, "url") or _ex(d, "data"),
+    ("us-core-7", "(status='completed' or status='in-progress') implies performed.exists()"):
+        lambda d, st: d.get("status") not in ("completed", "in-progress") or _choice(d, "performed"),
+    ("us-core-15", f"identifier.type.coding.where(system='{systems.V2_0203}' and code='MB').exists() or "
+                   "subscriberId.exists()"): _us_core_15,
+    ("us-core-16", "value.matches('^[0-9]{10}$')"): _matches("^[0-9]{10}$"),
+    ("us-core-17", _US_CORE_LUHN): _npi_luhn,
+}
 _ELE1 = "hasValue() or (children().count() > id.count())"
 _EXT1 = "extension.exists() != value.exists()"
 
@@ -570,6 +649,7 @@ class InvariantEngine:
         self._resource_nodes: dict[str, _Node | None] = {}
         self._lock = threading.RLock()
         self.constraints: dict[tuple[str, str], Constraint] = {}   # (type path, key) -> constraint
+        self._profile_constraints: dict[tuple, tuple] = {}
         self.unevaluable: dict[str, str] = {}                      # key -> reason
 
     # ----- compiling
@@ -607,6 +687,8 @@ class InvariantEngine:
                          human=raw.get("human", ""), expression=expr, source=source, type_path=type_path)
         if self._use_native and key in _NATIVE and _NATIVE[key][0] == expr:
             con.native = _NATIVE[key][1]
+        elif self._use_native and (key, expr) in IG_NATIVE:
+            con.native = IG_NATIVE[(key, expr)]
         if not expr:
             con.problem = "no FHIRPath expression"
         else:
@@ -1019,6 +1101,26 @@ class InvariantEngine:
         return Issue(Severity.ERROR, IssueCode.INVARIANT, Msg.VAL_INV_FAILED.value,
                      f"Constraint failed: {key}: '{human}' (defined at {source})", Path(), Source.VALIDATOR,
                      loc, citation=f"{CORE}{source}")
+
+    def check(self, raw_constraints: tuple[dict, ...], data, *, type_path: str, location: str, source: str,
+              resource: dict, bundle: dict | None = None) -> list[Issue]:
+        """The issues of constraints that are not the base specification's (a profile's, with
+        ``source`` its name) on one element instance: compiled once (natives, skipping), then
+        checked as the base ones are."""
+        key = (type_path, source, tuple(id(c) for c in raw_constraints))
+        cons = self._profile_constraints.get(key)
+        if cons is None:
+            with self._lock:
+                cons = tuple(self._constraint(c, type_path, source) for c in raw_constraints)
+                self._profile_constraints[key] = (cons, raw_constraints)   # (keeps the dicts' ids)
+        else:
+            cons = cons[0]
+        st = _State(resource, resource, bundle)
+        out: list[Issue] = []
+        self._check(cons, data, st, location, out)
+        said = f"(defined at {source})"    # a profile's constraint: said as the profile layer says things
+        return [replace(i, message=i.message.replace(said, f"(profile {source})"), citation=None)
+                if said in i.message else i for i in out]
 
     def evaluate(self, expression: str, data, *, type_path: str | None = None, resource: dict | None = None,
                  bundle: dict | None = None) -> list:

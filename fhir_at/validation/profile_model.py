@@ -54,6 +54,17 @@ class Elem:
     binding: tuple[str, str] | None = None        # (strength, value set), when not the base's
     constraints: tuple[dict, ...] = ()             # constraints the base element does not have
     must_support: bool = False
+    choice_base: str | None = None                 # "value" for value[x]
+    key: tuple[str, str] = ("", "")                # JSON key and type code (not a choice)
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Derived fields, after ``name`` or ``types`` change."""
+        self.choice_base = self.name[:-3] if self.name.endswith("[x]") else None
+        keys = json_keys(self)
+        self.key = keys[0] if keys else (self.name, "")
 
     @property
     def label(self) -> str:

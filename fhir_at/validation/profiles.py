@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Callable
 
 from ..issues import Issue, Severity, Source
 from ..messages import Msg, issue
 from ..terminology.systems import FHIR_SD_BASE
-from .profile_model import Elem, Profile, TypeRef, build_tree, json_keys
+from .profile_model import Elem, Profile, TypeRef, build_tree
 
 __all__ = ["ProfileValidator"]
 
@@ -93,7 +94,8 @@ def _contains(value, pattern) -> bool:
     return _equal(value, pattern)
 
 
-def _split_path(path: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _split_path(path: str) -> tuple[str, ...]:
     parts, depth, cur = [], 0, []
     for ch in path:
         if ch == "(":
@@ -106,7 +108,7 @@ def _split_path(path: str) -> list[str]:
         else:
             cur.append(ch)
     parts.append("".join(cur))
-    return [p for p in parts if p and p != "$this"]
+    return tuple(p for p in parts if p and p != "$this")
 
 
 def _arg(seg: str) -> str:
@@ -148,6 +150,7 @@ class ProfileValidator:
         self._profiles: dict[str, Profile | None] = {}
         self._problems: dict[str, list[Issue]] = {}
         self._core: dict[str, dict[str, dict]] = {}
+        self._slice_cache: dict[tuple, object] = {}   # (id(slice Elem), path, what) -> answer
         self._lock = threading.RLock()
         self._local = threading.local()
 
@@ -216,6 +219,15 @@ class ProfileValidator:
         profile = self.profile(canonical)
         if profile is None:
             return []
+        cache = getattr(self._local, "issues", None)
+        if cache is not None and location != "$" and isinstance(instance, dict):
+            known = cache.get((id(instance), canonical))
+            if known is not None:   # found by a conformance test of this document: the same, re-rooted
+                return [replace(i, expression=location + i.expression[1:]) if i.expression and
+                        i.expression.startswith("$") else i for i in known[0]]
+        return self._issues(instance, profile, location, bundle, resource)
+
+    def _issues(self, instance, profile: Profile, location: str, bundle, resource) -> list[Issue]:
         ctx = _Ctx(profile, resource if resource is not None else instance, bundle)
         ctx.out.extend(replace(p, expression=location) for p in profile.problems)
         if not profile.root.path:
@@ -239,9 +251,12 @@ class ProfileValidator:
             if key in cache:
                 return cache[key][0]
             cache[key] = (True, instance)        # a reference cycle reaching back here conforms
-            found = self.iter_issues(instance, canonical, "$", bundle=bundle, resource=resource)
+            found = self._issues(instance, profile, "$", bundle, resource)
             ok = not any(i.severity in (Severity.ERROR, Severity.FATAL) for i in found)
             cache[key] = (ok, instance)          # keeps the instance alive: its id stays its own
+            issues = getattr(self._local, "issues", None)
+            if issues is not None:
+                issues[key] = (found, instance)
             return ok
         finally:
             if own:
@@ -250,9 +265,11 @@ class ProfileValidator:
     def begin(self) -> None:
         """Start of one document's validation: conformance results are remembered until :meth:`end`."""
         self._local.conforms = {}
+        self._local.issues = {}
 
     def end(self) -> None:
         self._local.conforms = None
+        self._local.issues = None
 
     # -- walking --------------------------------------------------------------------------------
     def _object(self, obj, node: Elem, loc: str, ctx: _Ctx) -> None:
@@ -264,8 +281,8 @@ class ProfileValidator:
 
     def _items(self, obj: dict, elem: Elem, loc: str) -> list[_Item]:
         items: list[_Item] = []
-        if elem.is_choice:
-            base = elem.name[:-3]
+        base = elem.choice_base
+        if base is not None:
             for key, value in obj.items():
                 if key[:1] == "_":          # a primitive with extensions only (no value)
                     if key[1:] in obj:
@@ -278,7 +295,7 @@ class ProfileValidator:
                     items.extend(self._spread(value, obj.get("_" + key), f"{loc}.{base}.ofType({type_code})",
                                               type_code))
             return items
-        (key, type_code), = json_keys(elem)[:1] or [(elem.name, "")]
+        key, type_code = elem.key
         value = obj.get(key)
         ext = obj.get("_" + key)
         if value is None and ext is None:
@@ -369,8 +386,10 @@ class ProfileValidator:
                 self._check_context(known, item, ctx, host)
             ctx.out.extend(self.iter_issues(item.value, profiles[0], item.where, bundle=ctx.bundle, resource=target))
             return
-        verdicts = [self.conforms(item.value, p, bundle=ctx.bundle, resource=target) for p in profiles]
-        if not any(v is True for v in verdicts):
+        claimed = (item.value.get("meta") or {}).get("profile") if resource_item else None
+        if isinstance(claimed, list):     # the profile the resource says it meets first: usually the one
+            profiles = sorted(profiles, key=lambda p: p not in claimed)
+        if not any(self.conforms(item.value, p, bundle=ctx.bundle, resource=target) is True for p in profiles):
             _add(ctx, Msg.VAL_PROFILE_TYPE, f"{elem.label}: the value conforms to none of the profiles "
                  f"{', '.join(profiles)}", item.where)
 
@@ -463,19 +482,10 @@ class ProfileValidator:
         if data is None:
             return
         type_path = data.get("resourceType") if isinstance(data, dict) and "resourceType" in data else (
-            item.type if item.type[:1].isupper() and item.type not in ("BackboneElement", "Element") else elem.path)
-        for c in elem.constraints:
-            try:
-                result = self.invariants.evaluate(c["expression"], data, type_path=type_path, resource=ctx.resource,
-                                                  bundle=ctx.bundle)
-            except Exception as exc:  # noqa: BLE001 - an invalid expression in a profile is its problem
-                _add(ctx, Msg.VAL_INV_UNEVALUABLE, f"invariant {c.get('key')} of {elem.label} cannot be evaluated "
-                     f"({type(exc).__name__}: {str(exc)[:160]})", item.where, Severity.WARNING)
-                continue
-            if result == [False]:
-                severity = Severity.WARNING if c.get("severity") == "warning" else Severity.ERROR
-                _add(ctx, Msg.VAL_INV_FAILED, f"Constraint failed: {c.get('key')}: '{c.get('human', '')}' "
-                     f"on {elem.label}", item.where, severity)
+            item.type if item.type[:1].isupper() and item.type not in ("BackboneElement", "Element") else
+            item.type if item.type and not isinstance(data, dict) else elem.path)
+        ctx.out.extend(self.invariants.check(elem.constraints, data, type_path=type_path, location=item.where,
+                                             source=ctx.profile.name, resource=ctx.resource, bundle=ctx.bundle))
 
     # -- slicing --------------------------------------------------------------------------------
     def _slices(self, elem: Elem, items: list[_Item], loc: str, ctx: _Ctx, host: Elem | None) -> list[_Item]:
@@ -629,6 +639,15 @@ class ProfileValidator:
         return values
 
     def _slice_element(self, s: Elem, path: str) -> Elem | None:
+        key = (id(s), path, "element")
+        try:
+            return self._slice_cache[key]
+        except KeyError:
+            pass
+        found = self._slice_cache[key] = self._find_slice_element(s, path)
+        return found
+
+    def _find_slice_element(self, s: Elem, path: str) -> Elem | None:
         node = s
         for seg in _split_path(path):
             if seg in ("resolve()",) or seg.startswith("ofType("):
@@ -647,6 +666,15 @@ class ProfileValidator:
 
     def _expected(self, s: Elem, path: str) -> tuple[bool, object] | None:
         """``(is_fixed, value)`` an item of slice ``s`` has at ``path``."""
+        key = (id(s), path, "expected")
+        try:
+            return self._slice_cache[key]
+        except KeyError:
+            pass
+        found = self._slice_cache[key] = self._find_expected(s, path)
+        return found
+
+    def _find_expected(self, s: Elem, path: str) -> tuple[bool, object] | None:
         segs = _split_path(path)
         best: tuple[Elem, list[str]] | None = (s, segs) if (s.fixed or s.pattern) else None
         node: Elem | None = s

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import tempfile
 
 import pytest
 
-from fhir_at.validation import packages
 from fhir_at.validation.packages import R4_CORE
-from tests.conftest import EXAMPLES, ROOT, SHARED, require_package
+from tests.conftest import EXAMPLES, ROOT, require_package
 
 PROFILES = ROOT / "profiles"
-US_CORE_TGZ = SHARED / "fhir-packages" / "hl7.fhir.us.core-6.1.0.tgz"
 US_CORE = "hl7.fhir.us.core#6.1.0"
 
 
@@ -68,20 +65,6 @@ def example_bundles() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def us_core(core):
+def us_core(core, us_core_package):
     """US Core 6.1.0 from the shared folder, installed in a temporary cache."""
-    if not US_CORE_TGZ.is_file():
-        pytest.skip(f"{US_CORE_TGZ.name} is not in the shared folder")
-    mp = pytest.MonkeyPatch()
-    tmp = tempfile.TemporaryDirectory()
-    mp.setenv("FHIR_AT_PACKAGE_CACHE", tmp.name)
-    packages.load_package.cache_clear()
-    try:
-        pkg = packages.install_tgz(US_CORE_TGZ)
-        mp.undo()
-        packages.load_package.cache_clear()
-        yield pkg
-    finally:
-        mp.undo()
-        packages.load_package.cache_clear()
-        tmp.cleanup()
+    return us_core_package

@@ -4,7 +4,6 @@ profile, bad inputs (missing and circular bases), and ``fhir-at snapshot``."""
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 
 import pytest
@@ -12,12 +11,10 @@ import pytest
 from fhir_at.cli.main import main
 from fhir_at.issues import Severity
 from fhir_at.terminology.systems import FHIR_SD_BASE, LOINC
-from fhir_at.validation import packages
 from fhir_at.validation.packages import R4_CORE, PackageSet
 from fhir_at.validation.snapshot import generate_snapshot
-from tests.conftest import SHARED, require_package
+from tests.conftest import require_package
 
-US_CORE_TGZ = SHARED / "fhir-packages" / "hl7.fhir.us.core-6.1.0.tgz"
 US_CORE = "hl7.fhir.us.core#6.1.0"
 EX = "http://example.org/fhir/StructureDefinition/"
 # Profiles whose base chain needs a package that is not available (the expected mismatches).
@@ -46,27 +43,12 @@ def _first_difference(generated: list[dict], published: list[dict]) -> str:
 
 
 @pytest.fixture(scope="module")
-def us_core():
+def us_core(us_core_package):
     """(US Core package, core + US Core, the URLs of US Core's StructureDefinitions)."""
-    if not US_CORE_TGZ.is_file():
-        pytest.skip(f"{US_CORE_TGZ.name} is not in the shared folder")
     core = require_package(R4_CORE)
-    mp = pytest.MonkeyPatch()
-    tmp = tempfile.TemporaryDirectory()
-    mp.setenv("FHIR_AT_PACKAGE_CACHE", tmp.name)
-    packages.load_package.cache_clear()
-    try:
-        pkg = packages.install_tgz(US_CORE_TGZ)
-        assert pkg.ref == US_CORE
-        mp.undo()  # the Package keeps its folder; the other tests see the usual cache again
-        packages.load_package.cache_clear()
-        pset = PackageSet([pkg, core])
-        own = {e["url"] for e in pkg.iter_index("StructureDefinition") if e.get("url")}
-        yield pkg, pset, own
-    finally:
-        mp.undo()
-        packages.load_package.cache_clear()
-        tmp.cleanup()
+    assert us_core_package.ref == US_CORE
+    own = {e["url"] for e in us_core_package.iter_index("StructureDefinition") if e.get("url")}
+    return us_core_package, PackageSet([us_core_package, core]), own
 
 
 def _definitions(pset: PackageSet, hidden: set[str]):
