@@ -56,6 +56,15 @@ class Elem:
     must_support: bool = False
     choice_base: str | None = None                 # "value" for value[x]
     key: tuple[str, str] = ("", "")                # JSON key and type code (not a choice)
+    # the children indexed for the walk (built on first use): JSON key (and "_key") -> child, choice
+    # base -> child, and the children to check even when the instance lacks them (min tightened > 0)
+    by_key: dict | None = None
+    by_choice: dict | None = None
+    required: tuple = ()
+    # nothing beyond the base specification to check on a value (set by build_tree): no fixed or
+    # pattern value, binding, constraint, children, slicing, and the base's types and targets
+    inert: bool = False
+    quiet: bool = False      # inert, and its cardinality is the base's: the walk may pass it by
 
     def __post_init__(self) -> None:
         self.refresh()
@@ -78,6 +87,22 @@ class Elem:
     @property
     def is_choice(self) -> bool:
         return self.name.endswith("[x]")
+
+    def index_children(self) -> None:
+        by_key: dict[str, Elem] = {}
+        by_choice: dict[str, Elem] = {}
+        for c in self.children:
+            if c.choice_base is not None:
+                by_choice[c.choice_base] = c
+            else:
+                by_key[c.key[0]] = c
+                by_key["_" + c.key[0]] = c
+        self.required = tuple(c for c in self.children if c.min > 0 and c.tightens_cardinality()
+                              or any(sl.min > 0 for sl in c.slices))
+        for c in self.children:
+            c.quiet = c.inert and not c.tightens_cardinality() and c.max != 0
+        self.by_choice = by_choice
+        self.by_key = by_key
 
     def tightens_cardinality(self) -> bool:
         return self.min > self.base_min or (self.max != -1 and (self.base_max == -1 or self.max < self.base_max))
@@ -158,6 +183,9 @@ def build_tree(elements: list[dict], base_element) -> Elem:
         base_keys = {c.get("key") for c in core.get("constraint") or () if isinstance(c, dict)}
         node.constraints = tuple(c for c in e.get("constraint") or ()
                                  if isinstance(c, dict) and c.get("expression") and c.get("key") not in base_keys)
+        base_types = tuple((t.code, t.profiles, t.targets) for t in _type_refs(core))
+        node.inert = not (node.fixed or node.pattern or node.binding or node.constraints or node.slicing) and \
+            tuple((t.code, t.profiles, t.targets) for t in node.types) == base_types
         by_id[eid] = node
         if root is None:
             root = node
@@ -170,10 +198,12 @@ def build_tree(elements: list[dict], base_element) -> Elem:
             holder = by_id.get(entry)
             if holder is not None and node.slice_name:
                 holder.slices.append(node)
+                holder.inert = False
                 continue
         parent = by_id.get(parent_id)
         if parent is not None:
             parent.children.append(node)
+            parent.inert = False
     if root is None:
         raise ValueError("the snapshot has no elements")
     return root

@@ -40,6 +40,7 @@ from .profile_model import Elem, Profile, TypeRef, build_tree
 __all__ = ["ProfileValidator"]
 
 _ANY_CONTEXT = frozenset({"Element", "Base"})
+_EXTENSION_ELEMENTS = frozenset({"extension", "modifierExtension"})
 _RESOURCE_CONTEXT = frozenset({"Resource", "DomainResource"})
 
 
@@ -147,6 +148,9 @@ class ProfileValidator:
         self.terminology = terminology
         self.invariants = invariants
         self.must_support = must_support
+        # True when every extension of the instances is checked elsewhere (the Validator's sweep):
+        # extensions no slice describes need not be checked again on profile walks
+        self.sweep_extensions = False
         self._profiles: dict[str, Profile | None] = {}
         self._problems: dict[str, list[Issue]] = {}
         self._core: dict[str, dict[str, dict]] = {}
@@ -220,12 +224,18 @@ class ProfileValidator:
         if profile is None:
             return []
         cache = getattr(self._local, "issues", None)
-        if cache is not None and location != "$" and isinstance(instance, dict):
-            known = cache.get((id(instance), canonical))
-            if known is not None:   # found by a conformance test of this document: the same, re-rooted
-                return [replace(i, expression=location + i.expression[1:]) if i.expression and
-                        i.expression.startswith("$") else i for i in known[0]]
-        return self._issues(instance, profile, location, bundle, resource)
+        if cache is None or not isinstance(instance, dict):
+            return self._issues(instance, profile, location, bundle, resource)
+        known = cache.get((id(instance), canonical))
+        if known is None:
+            found = self._issues(instance, profile, location, bundle, resource)
+            cache[(id(instance), canonical)] = (found, instance, location)
+            return found
+        found, _, at = known      # walked already in this document (a slice, a conformance test)
+        if at == location:
+            return list(found)
+        return [replace(i, expression=location + i.expression[len(at):])
+                if i.expression and i.expression.startswith(at) else i for i in found]
 
     def _issues(self, instance, profile: Profile, location: str, bundle, resource) -> list[Issue]:
         ctx = _Ctx(profile, resource if resource is not None else instance, bundle)
@@ -251,12 +261,13 @@ class ProfileValidator:
             if key in cache:
                 return cache[key][0]
             cache[key] = (True, instance)        # a reference cycle reaching back here conforms
-            found = self._issues(instance, profile, "$", bundle, resource)
+            walked = (getattr(self._local, "issues", None) or {}).get(key)
+            found = walked[0] if walked is not None else self._issues(instance, profile, "$", bundle, resource)
             ok = not any(i.severity in (Severity.ERROR, Severity.FATAL) for i in found)
             cache[key] = (ok, instance)          # keeps the instance alive: its id stays its own
             issues = getattr(self._local, "issues", None)
             if issues is not None:
-                issues[key] = (found, instance)
+                issues.setdefault(key, (found, instance, "$"))
             return ok
         finally:
             if own:
@@ -273,11 +284,39 @@ class ProfileValidator:
 
     # -- walking --------------------------------------------------------------------------------
     def _object(self, obj, node: Elem, loc: str, ctx: _Ctx) -> None:
+        """The children of one object: those the instance has (found by its keys), and those the
+        profile requires; the others cannot break anything."""
         if not isinstance(obj, dict):
             return
-        for child in node.children:
-            items = self._items(obj, child, loc)
-            self._element(child, items, node, loc, ctx)
+        if node.by_key is None:
+            node.index_children()
+        by_key, by_choice = node.by_key, node.by_choice
+        done: set[int] = set()
+        for key in obj:
+            child = by_key.get(key)
+            if child is None:
+                if not by_choice:
+                    continue
+                name = key[1:] if key[:1] == "_" else key
+                for base, candidate in by_choice.items():
+                    if name.startswith(base) and name[len(base):len(base) + 1].isupper():
+                        child = candidate
+                        break
+                if child is None:
+                    continue
+            if id(child) in done:
+                continue
+            done.add(id(child))
+            if child.quiet and (self.sweep_extensions or child.name not in _EXTENSION_ELEMENTS):
+                continue
+            self._element(child, self._items(obj, child, loc), node, loc, ctx)
+        for child in node.required:
+            if id(child) not in done:
+                self._element(child, [], node, loc, ctx)
+        if self.must_support:
+            for child in node.children:
+                if child.must_support and id(child) not in done and child not in node.required:
+                    self._element(child, [], node, loc, ctx)
 
     def _items(self, obj: dict, elem: Elem, loc: str) -> list[_Item]:
         items: list[_Item] = []
@@ -324,6 +363,8 @@ class ProfileValidator:
                  Severity.INFORMATION)
         if elem.slicing is not None and elem.slices:
             unmatched = self._slices(elem, items, loc, ctx, parent)
+        elif elem.inert and (self.sweep_extensions or elem.name not in _EXTENSION_ELEMENTS):
+            return      # the base layers check these values; the extension sweep their extensions
         else:
             unmatched = items
         for item in unmatched:

@@ -82,8 +82,10 @@ class Validator:
     def profiles(self):
         from .profiles import ProfileValidator
 
-        return ProfileValidator(self.definitions, terminology=self.terminology, invariants=self.invariants,
-                                must_support=self.must_support)
+        pv = ProfileValidator(self.definitions, terminology=self.terminology, invariants=self.invariants,
+                              must_support=self.must_support)
+        pv.sweep_extensions = self.with_extensions
+        return pv
 
     def unknown_profiles(self) -> list[str]:
         """The profiles given to this validator that no loaded package defines."""
