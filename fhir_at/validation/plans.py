@@ -67,7 +67,7 @@ class Slot:
     """One JSON key an object may hold: ``birthDate``, ``valueQuantity``, ``contained``…"""
 
     __slots__ = ("key", "name", "label", "array", "min", "max", "kind", "type", "plan", "primitive",
-                 "extensible", "choice", "element", "ok")
+                 "extensible", "choice", "element", "ok", "term")
 
     def __init__(self, key: str, name: str, label: str, element: ElementInfo, kind: int, type_: str,
                  choice: str | None):
@@ -85,6 +85,7 @@ class Slot:
         self.extensible = kind == PRIMITIVE        # "_key" allowed
         self.choice = choice            # "value[x]" for a choice variant
         self.ok: set | frozenset = _NOTHING  # values known to be valid (the primitive's cache)
+        self.term = -1                  # which terminology check its values get (-1: not decided yet)
         if self.max == 0:
             self.kind = PROHIBITED
 

@@ -48,16 +48,15 @@ class StructureValidator:
         # A fhir_at.validation.terminology.Terminology: bindings and offline code checks of the
         # coded, Quantity and Identifier elements met on the walk; None = structure only.
         self.terminology = terminology
-        self._term_kind: dict[int, int] = {}
         # fingerprints of (slot, coded value) that gave no terminology issue: the results depend on
         # nothing else, and most codes of a batch recur (a cache of clean answers, bounded)
         self._term_clean: set = set()
         self._local = threading.local()  # per-thread walk state (the HTTP service validates in threads)
 
     def _terms(self, slot: Slot, value, loc: str, out: list, index: int | None = None) -> None:
-        kind = self._term_kind.get(id(slot))
-        if kind is None:
-            kind = self._term_kind[id(slot)] = _term_kind(slot)
+        kind = slot.term
+        if kind < 0:
+            kind = slot.term = _term_kind(slot)
         if kind == _NO_TERMS:
             return
         fingerprint = _fingerprint(kind, id(slot), value)
@@ -148,7 +147,7 @@ class StructureValidator:
             ref = obj.get("reference")
             if refs is not None and type(ref) is str:
                 refs.append((ref, f"{loc}.reference"))
-        terms = self._term_kind if self.terminology is not None else None
+        terms = self.terminology is not None
         extensions = getattr(self._local, "extensions", None)
         for key, value in obj.items():
             slot = slots.get(key)
@@ -157,8 +156,7 @@ class StructureValidator:
                 label = slot.label
                 extensions.extend((x, f"{loc}.{label}[{i}]", plan.path, plan.is_resource)
                                   for i, x in enumerate(value) if type(x) is dict)
-            if terms is not None and slot is not None and value is not None and not slot.array \
-                    and terms.get(id(slot)) != _NO_TERMS:
+            if terms and slot is not None and value is not None and not slot.array and slot.term != _NO_TERMS:
                 self._terms(slot, value, loc, out)
             if slot is None:
                 if key == "resourceType" and plan.is_resource:
@@ -230,7 +228,7 @@ class StructureValidator:
                  f"{slot.element.path}: max allowed = {slot.max}, but found {len(value)}", f"{loc}.{label}")
             if kind == PROHIBITED:
                 return
-        if self.terminology is not None:
+        if self.terminology is not None and slot.term != _NO_TERMS:
             for i, v in enumerate(value):
                 if v is not None:
                     self._terms(slot, v, loc, out, i)
