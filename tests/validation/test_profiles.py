@@ -111,6 +111,7 @@ PROFILES = [
     sd("unplaceable", "Patient", [el("Patient.nosuchelement", min=1)]),
     sd("unknown-value-set", "Patient", [el("Patient.gender", binding={"strength": "required",
                                                                       "valueSet": "http://example.org/vs/none"})]),
+    sd("supported", "Patient", [el("Patient.birthDate", mustSupport=True), el("Patient.gender", mustSupport=True)]),
     sd("orphan", "Patient", [el("Patient.gender", min=1)], base=BASE + "no-such-base"),
     sd("loop-a", "Patient", [el("Patient.gender", min=1)], base=BASE + "loop-b"),
     sd("loop-b", "Patient", [el("Patient.gender", min=1)], base=BASE + "loop-a"),
@@ -282,10 +283,13 @@ def test_an_unknown_modifier_extension_is_an_error(folder):
 
 
 def test_must_support_is_reported_on_request(folder):
-    v = Validator((R4_CORE, str(folder)), profiles=(BASE + "min-identifier",), must_support=True)
-    # R4 core marks nothing mustSupport; the profile's own flags are what counts
-    assert not [i for i in v.iter_issues({**PATIENT, "identifier": [{"value": "1"}]})
+    v = Validator((R4_CORE, str(folder)), profiles=(BASE + "supported",), must_support=True)
+    found_ms = [(i.severity.value, i.expression, i.message) for i in v.iter_issues({**PATIENT, "gender": "male"})
                 if i.message_id == "VAL_PROFILE_MUST_SUPPORT"]
+    assert found_ms == [("information", "Patient",
+                         "Patient.birthDate is mustSupport and absent (profile supported)")]
+    quiet = Validator((R4_CORE, str(folder)), profiles=(BASE + "supported",))
+    assert not [i for i in quiet.iter_issues(PATIENT) if i.message_id == "VAL_PROFILE_MUST_SUPPORT"]
 
 
 def test_a_profile_given_as_a_single_file(folder, tmp_path):
