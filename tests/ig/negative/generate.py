@@ -75,24 +75,21 @@ def main() -> None:
     add("condition-no-encounter", r, P["at-diagnosis"], "Condition.encounter", "Condition.encounter",
         "encounter 1..1 missing")
 
-    b = copy.deepcopy(seed)
-    proc = next(e for e in b["entry"] if e["resource"]["resourceType"] == "Procedure")
-    twin = copy.deepcopy(proc)
-    twin["fullUrl"] = "urn:uuid:00000000-0000-5000-8000-000000000001"
-    twin["resource"]["identifier"][0]["value"] += "-copy"
-    twin["request"]["ifNoneExist"] += "-copy"
-    b["entry"].insert(b["entry"].index(proc) + 1, twin)
-    add("bundle-two-procedures", b, P["at-assessment-bundle"], "Bundle.entry:procedure", "Bundle.entry",
-        "slice procedure max 1: two 97755 Procedures")
-    b = copy.deepcopy(seed)
-    doc = next(e for e in b["entry"] if e["resource"]["resourceType"] == "DocumentReference")
-    twin = copy.deepcopy(doc)
-    twin["fullUrl"] = "urn:uuid:00000000-0000-5000-8000-000000000002"
-    twin["resource"]["identifier"][0]["value"] += "-copy"
-    twin["request"]["ifNoneExist"] += "-copy"
-    b["entry"].append(twin)
-    add("bundle-two-reports", b, P["at-assessment-bundle"], "Bundle.entry:report", "Bundle.entry",
-        "slice report max 1: two report DocumentReferences")
+    def with_twin(resource_type: str, n: int) -> dict:
+        """The seed bundle with a second entry of ``resource_type`` (another identifier), right after it."""
+        b = copy.deepcopy(seed)
+        entry = next(e for e in b["entry"] if e["resource"]["resourceType"] == resource_type)
+        twin = copy.deepcopy(entry)
+        twin["fullUrl"] = f"urn:uuid:00000000-0000-5000-8000-00000000000{n}"
+        twin["resource"]["identifier"][0]["value"] += "-copy"
+        twin["request"]["ifNoneExist"] += "-copy"
+        b["entry"].insert(b["entry"].index(entry) + 1, twin)
+        return b
+
+    add("bundle-two-procedures", with_twin("Procedure", 1), P["at-assessment-bundle"], "Bundle.entry:procedure",
+        "Bundle.entry", "slice procedure max 1: two 97755 Procedures")
+    add("bundle-two-reports", with_twin("DocumentReference", 2), P["at-assessment-bundle"], "Bundle.entry:report",
+        "Bundle.entry", "slice report max 1: two report DocumentReferences")
     b = copy.deepcopy(seed); b["type"] = "batch"
     add("bundle-type-batch", b, P["at-assessment-bundle"], "Bundle.type", "Bundle.type",
         "fixed transaction (here batch)")
