@@ -679,14 +679,17 @@ class ProfileValidator:
             values = nxt
         return values
 
-    def _slice_element(self, s: Elem, path: str) -> Elem | None:
-        key = (id(s), path, "element")
+    def _remembered(self, find, s: Elem, path: str):
+        """``find(s, path)``, computed once per slice and path (profiles do not change)."""
+        key = (id(s), path, find.__name__)
         try:
             return self._slice_cache[key]
         except KeyError:
-            pass
-        found = self._slice_cache[key] = self._find_slice_element(s, path)
-        return found
+            found = self._slice_cache[key] = find(s, path)
+            return found
+
+    def _slice_element(self, s: Elem, path: str) -> Elem | None:
+        return self._remembered(self._find_slice_element, s, path)
 
     def _find_slice_element(self, s: Elem, path: str) -> Elem | None:
         node = s
@@ -707,13 +710,7 @@ class ProfileValidator:
 
     def _expected(self, s: Elem, path: str) -> tuple[bool, object] | None:
         """``(is_fixed, value)`` an item of slice ``s`` has at ``path``."""
-        key = (id(s), path, "expected")
-        try:
-            return self._slice_cache[key]
-        except KeyError:
-            pass
-        found = self._slice_cache[key] = self._find_expected(s, path)
-        return found
+        return self._remembered(self._find_expected, s, path)
 
     def _find_expected(self, s: Elem, path: str) -> tuple[bool, object] | None:
         segs = _split_path(path)
