@@ -17,10 +17,12 @@ import click
 @click.option("--must-support", is_flag=True, help="Report absent mustSupport elements (information).")
 @click.option("--no-fhir-at-profiles", "no_own", is_flag=True,
               help="Do not load fhir-at's own package (its profiles and code systems) by default.")
+@click.option("--level", type=click.Choice(["error", "warning", "information"]), default="information",
+              show_default=True, help="Show issues of this severity or worse (the exit code counts errors anyway).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Validate with N processes.")
-def command(sources, igs, profiles, must_support, no_own, fmt, jobs) -> None:
+def command(sources, igs, profiles, must_support, no_own, level, fmt, jobs) -> None:
     """Validate JSON resources or bundles, NDJSON, folders (recursive) or - (stdin) against FHIR R4,
     the profiles they claim in meta.profile and the --profile ones. --ig takes a package (id#version,
     folder, .tgz) or a StructureDefinition file. Exit 0 when no issue is an error, 1 when some are,
@@ -38,12 +40,12 @@ def command(sources, igs, profiles, must_support, no_own, fmt, jobs) -> None:
     if unknown:
         raise ConfigError(f"profile {', '.join(unknown)} is not in the loaded packages: add its package with --ig")
     tty = sys.stderr.isatty()
-    reporter = Reporter(fmt, color=tty and sys.stdout.isatty(), progress=tty)
+    reporter = Reporter(fmt, color=tty and sys.stdout.isatty(), progress=tty, level=level)
     raws = iter_raw(list(sources))
     if jobs > 1:
         from ..validation.parallel import validate_in_parallel
 
-        for rendered in validate_in_parallel(validator, raws, jobs, fmt, reporter.color):
+        for rendered in validate_in_parallel(validator, raws, jobs, fmt, reporter.color, level=level):
             reporter.add_rendered(*rendered)
     else:
         for raw in raws:

@@ -11,26 +11,28 @@ __all__ = ["validate_in_parallel"]
 
 _VALIDATOR = None
 _FORMAT = ("text", False)
+_LEVEL = "information"
 
 
-def _init(package_refs: tuple[str, ...], options: dict, fmt: str, color: bool) -> None:
-    global _VALIDATOR, _FORMAT
+def _init(package_refs: tuple[str, ...], options: dict, fmt: str, color: bool, level: str) -> None:
+    global _VALIDATOR, _FORMAT, _LEVEL
     if _VALIDATOR is None or _VALIDATOR.package_refs != package_refs:   # not inherited by fork
         from .validator import Validator
 
         _VALIDATOR = Validator(package_refs, **options)
     _FORMAT = (fmt, color)
+    _LEVEL = level
 
 
 def _work(raw: tuple[str, int | None, bytes]):
     from .inputs import parse
-    from .reporting import render, with_positions
+    from .reporting import render, visible, with_positions
 
     doc = parse(raw)
     issues = doc.issues
     if doc.resource is not None:
         issues = issues + tuple(_VALIDATOR.iter_issues(doc.resource))
-    return render(*_FORMAT, doc.source, doc.line, with_positions(doc, issues))
+    return render(*_FORMAT, doc.source, doc.line, with_positions(doc, visible(issues, _LEVEL)))
 
 
 def _work_batch(batch: list) -> list:
@@ -49,7 +51,7 @@ def _batches(raws: Iterable, size: int) -> Iterator[list]:
 
 
 def validate_in_parallel(validator, raws: Iterable, jobs: int, fmt: str, color: bool,
-                         chunk: int = 32) -> Iterator[tuple]:
+                         chunk: int = 32, level: str = "information") -> Iterator[tuple]:
     """``(name, errors, rendered)`` per document (see :func:`reporting.render`), in input order.
 
     Where processes are forked, the workers inherit ``validator`` with the package indexes it has
@@ -61,7 +63,7 @@ def validate_in_parallel(validator, raws: Iterable, jobs: int, fmt: str, color: 
     try:
         with ProcessPoolExecutor(jobs, initializer=_init,
                                  initargs=(tuple(validator.package_refs), validator.options(), fmt,
-                                           color)) as pool:
+                                           color, level)) as pool:
             pending: deque = deque()
             for batch in _batches(raws, chunk):
                 pending.append(pool.submit(_work_batch, batch))

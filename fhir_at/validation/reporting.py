@@ -16,7 +16,7 @@ from ..terminology import systems
 from .inputs import Document
 from .positions import PositionIndex
 
-__all__ = ["Reporter", "with_positions", "render"]
+__all__ = ["Reporter", "with_positions", "render", "visible", "LEVELS"]
 
 _COLOURS = {"fatal": "31", "error": "31", "warning": "33", "information": "36"}
 
@@ -39,9 +39,21 @@ def with_positions(doc: Document, issues: tuple[Issue, ...]) -> tuple[Issue, ...
     return tuple(out)
 
 
+LEVELS = ("error", "warning", "information")
+
+
+def visible(issues: tuple[Issue, ...], level: str = "information") -> tuple[Issue, ...]:
+    """The issues at ``level`` or more severe (errors and fatal ones are always kept)."""
+    if level == "information":
+        return issues
+    worst = Severity(level).rank
+    return tuple(i for i in issues if i.severity.rank <= worst)
+
+
 class Reporter:
-    def __init__(self, fmt: str, *, color: bool = False, out=None, progress: bool = False):
-        self.fmt, self.color = fmt, color
+    def __init__(self, fmt: str, *, color: bool = False, out=None, progress: bool = False,
+                 level: str = "information"):
+        self.fmt, self.color, self.level = fmt, color, level
         self.out = out or sys.stdout
         self.count = self.errors = self.with_errors = 0
         self._first: str | None = None     # JSON: the first entry, held until a second one shows
@@ -50,7 +62,7 @@ class Reporter:
         self._shown = 0.0
 
     def add(self, doc: Document, outcome: Outcome | None) -> None:
-        issues = doc.issues + (outcome.issues if outcome else ())
+        issues = visible(doc.issues + (outcome.issues if outcome else ()), self.level)
         self.add_issues(doc.source, doc.line, with_positions(doc, issues))
 
     def add_issues(self, source: str, line: int | None, issues: tuple[Issue, ...]) -> None:

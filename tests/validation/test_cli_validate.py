@@ -129,3 +129,13 @@ def test_depth_limit_and_member_count():
     assert _members(nested(MAX_DEPTH + 1), MAX_DEPTH) is None
     assert _members({"a": {"b": 1}, "c": [{"d": 2, "e": [3]}], "f": "x"}, MAX_DEPTH) == 6
     assert _members("scalar", MAX_DEPTH) == 0
+
+
+def test_level_hides_milder_issues_but_not_errors(tmp_path, capsys):
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"resourceType": "Patient", "gender": "xyz"}))   # an error, and dom-6 (a warning)
+    code, every, _ = run(capsys, "validate", str(f), "--level", "information")
+    assert code == 1 and ": warning: " in every and ": error: " in every
+    code, errors_only, _ = run(capsys, "validate", str(f), "--level", "error", "--jobs", "2")
+    assert code == 1 and ": warning: " not in errors_only and ": error: " in errors_only
+    assert run(capsys, "validate", str(f), "--level", "loud")[0] == 2
