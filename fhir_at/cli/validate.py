@@ -10,7 +10,8 @@ import click
 @click.command("validate")
 @click.argument("sources", nargs=-1, required=True, metavar="PATH...")
 @click.option("--ig", "igs", multiple=True, metavar="PKG",
-              help="An extra package: id#version (installed), a folder or a .tgz (repeatable).")
+              help="An extra package: id#version (installed), a package folder, a .tgz, a folder of "
+                   "conformance resources or one StructureDefinition file (repeatable).")
 @click.option("--profile", "profiles", multiple=True, metavar="CANONICAL[|version]",
               help="Validate each input resource of the profile's type against it (repeatable); "
                    "meta.profile claims are always validated.")
