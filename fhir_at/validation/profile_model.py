@@ -176,13 +176,13 @@ def build_tree(elements: list[dict], base_element) -> Elem:
         node.fixed = _choice_value(e, "fixed")
         node.pattern = _choice_value(e, "pattern")
         b = e.get("binding")
-        if isinstance(b, dict) and b.get("valueSet"):
+        if isinstance(b, dict) and isinstance(b.get("valueSet"), str) and b["valueSet"]:
             cb = core.get("binding") or {}
             if (b.get("valueSet"), b.get("strength")) != (cb.get("valueSet"), cb.get("strength")):
                 node.binding = (b.get("strength", ""), b["valueSet"])
         base_keys = {c.get("key") for c in core.get("constraint") or () if isinstance(c, dict)}
-        node.constraints = tuple(c for c in e.get("constraint") or ()
-                                 if isinstance(c, dict) and c.get("expression") and c.get("key") not in base_keys)
+        node.constraints = tuple(c for c in e.get("constraint") or () if isinstance(c, dict)
+                                 and isinstance(c.get("expression"), str) and c.get("key") not in base_keys)
         base_types = tuple((t.code, t.profiles, t.targets) for t in _type_refs(core))
         node.inert = not (node.fixed or node.pattern or node.binding or node.constraints or node.slicing) and \
             tuple((t.code, t.profiles, t.targets) for t in node.types) == base_types

@@ -122,10 +122,10 @@ class Validator:
             # an empty object or a null is already reported by the structure layer: ele-1 at the
             # same place would say it again
             empty = {i.expression for i in structure if i.message_id in _EMPTY_IDS}
-            for issue in self.invariants.iter_invariant_issues(resource, location=loc, bundle=bundle):
-                if empty and issue.expression in empty and issue.message.startswith(_ELE1):
+            for found in self.invariants.iter_invariant_issues(resource, location=loc, bundle=bundle):
+                if empty and found.expression in empty and found.message.startswith(_ELE1):
                     continue
-                yield issue
+                yield found
         yield from self._rules(resource, loc, refs)
         given = self.profile_urls if profiles is None else tuple(profiles)
         if given or self.with_claims or extensions:
@@ -140,7 +140,14 @@ class Validator:
             if extensions:
                 bundle = resource if resource.get("resourceType") == "Bundle" else None
                 for ext, where, host, is_resource in extensions:
-                    for found in pv.check_extension(ext, where, host, is_resource, resource=resource, bundle=bundle):
+                    try:
+                        found_issues = pv.check_extension(ext, where, host, is_resource, resource=resource,
+                                                          bundle=bundle)
+                    except Exception as exc:  # noqa: BLE001 - a broken extension definition
+                        found_issues = [issue(Msg.VAL_PROFILE_BROKEN, f"the definition of extension {ext.get('url')} "
+                                              f"could not be applied ({type(exc).__name__}: {str(exc)[:200]})",
+                                              source=Source.VALIDATOR, expression=where)]
+                    for found in found_issues:
                         key = (found.message_id, found.expression, found.message)
                         if key not in seen:
                             seen.add(key)
@@ -170,7 +177,14 @@ class Validator:
                         yield issue(Msg.VAL_PROFILE_WRONG_TYPE, f"profile {canonical} constrains {profile.type}, "
                                     f"not {rt}", source=Source.VALIDATOR, expression=where)
                         continue
-                    for found in pv.iter_issues(res, canonical, where, bundle=bundle):
+                    try:
+                        found_issues = pv.iter_issues(res, canonical, where, bundle=bundle)
+                    except Exception as exc:  # noqa: BLE001 - a broken profile must not stop the validation
+                        found_issues = [issue(Msg.VAL_PROFILE_BROKEN, f"profile {canonical} could not be applied "
+                                              f"({type(exc).__name__}: {str(exc)[:200]}); the resource was "
+                                              "checked against everything else", source=Source.VALIDATOR,
+                                              expression=where)]
+                    for found in found_issues:
                         key = (found.message_id, found.expression, found.message)
                         if key not in seen:
                             seen.add(key)

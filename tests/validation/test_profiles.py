@@ -282,6 +282,23 @@ def test_an_unknown_modifier_extension_is_an_error(folder):
     assert found(folder, "plain-patient", unknown) == [("VAL_PROFILE_EXTENSION_UNKNOWN", "Patient.modifierExtension[0]")]
 
 
+def test_malformed_profiles_never_crash(tmp_path):
+    """Garbage in a profile (a non-numeric min, a number as a value set, a pattern of the wrong JSON
+    type) gives issues naming the profile, never an exception; the base checks still run."""
+    bad = {"resourceType": "StructureDefinition", "url": BASE + "garbage", "type": "Patient", "kind": "resource",
+           "snapshot": {"element": [{"id": "Patient", "path": "Patient"},
+                                    {"id": "Patient.gender", "path": "Patient.gender", "min": "x", "max": 5},
+                                    {"nopath": 1}]}}
+    odd = sd("odd", "Patient", [el("Patient.gender", min=1, patternCodeableConcept="x",
+                                   binding={"strength": "required", "valueSet": 7})])
+    for r in (bad, odd):
+        (tmp_path / f"StructureDefinition-{r['url'].rsplit('/', 1)[1]}.json").write_text(json.dumps(r))
+    for name, expected in (("garbage", "VAL_PROFILE_BROKEN"), ("odd", "VAL_PROFILE_PATTERN")):
+        v = Validator((R4_CORE, str(tmp_path)), profiles=(BASE + name,))
+        ids = [i.message_id for i in v.iter_issues({"resourceType": "Patient", "gender": "male", "birthDate": "x"})]
+        assert expected in ids and "VAL_PRIMITIVE_FORMAT" in ids, ids
+
+
 def test_must_support_is_reported_on_request(folder):
     v = Validator((R4_CORE, str(folder)), profiles=(BASE + "supported",), must_support=True)
     found_ms = [(i.severity.value, i.expression, i.message) for i in v.iter_issues({**PATIENT, "gender": "male"})
