@@ -54,6 +54,15 @@ def require_package(ref: str):
         pytest.skip(f"{ref} is not installed (bash scripts/setup.sh): {exc.message}")
 
 
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """``fhir-at ARGV`` in this process: (exit code, stdout, stderr)."""
+    from fhir_at.cli.main import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture
 def http():
     """A requests session for the loopback test server (never through a proxy from the environment)."""

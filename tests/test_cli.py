@@ -8,17 +8,10 @@ import sys
 
 import pytest
 
-from fhir_at.cli.main import main
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, run_cli as run
 
 SEED = str(EXAMPLES / "duchenne-mobility.json")
 G71_0 = str(EXAMPLES / "invalid" / "duchenne-g71-0.json")
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_convert_writes_the_bundle(tmp_path, capsys):

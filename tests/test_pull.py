@@ -17,6 +17,7 @@ from fhir_at.client.pull import (AmbiguousPatient, PatientNotFound, PulledCondit
                                  normalize_icd10cm, resolve_patient)
 from fhir_at.errors import InputError, ServerError, TransportError
 from fhir_at.terminology import systems
+from tests.conftest import run_cli as run
 
 BASE = "https://ehr.example/fhir"
 VENDOR = "urn:oid:1.2.840.114350.1.13.0.1.7.2.696871"  # an EHR's own diagnosis ids
@@ -323,12 +324,6 @@ def test_a_partial_onset_is_not_carried():
 
 
 # -------------------------------------------------------------------------------------- CLI
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 def mixed_page() -> dict:
     return page(cond("a", (ICD, "G71.01"), onsetDateTime="2015-06-01"), cond("b", (ICD, "G71.0")),

@@ -12,7 +12,34 @@ from typing import Iterator
 from ..terminology import systems
 from ..issues import Issue, IssueCode, Severity, Source
 
-__all__ = ["iter_bundle_issues", "iter_reference_issues", "check_attachment"]
+__all__ = ["iter_bundle_issues", "iter_reference_issues", "check_attachment", "entry_index", "find_entry"]
+
+
+def entry_index(bundle: dict) -> dict[str, dict]:
+    """The resources of a Bundle's entries by ``fullUrl`` and by ``Type/id`` (first one wins)."""
+    index: dict[str, dict] = {}
+    for e in bundle.get("entry") or ():
+        r = e.get("resource") if isinstance(e, dict) else None
+        if not isinstance(r, dict):
+            continue
+        fu = e.get("fullUrl")
+        if isinstance(fu, str):
+            index.setdefault(fu, r)
+        if r.get("resourceType") and r.get("id"):
+            index.setdefault(f"{r['resourceType']}/{r['id']}", r)
+    return index
+
+
+def find_entry(index: dict[str, dict], ref: str) -> dict | None:
+    """The entry resource a reference points to (``urn:uuid:``, ``Type/id``, an absolute URL, a
+    version with ``/_history/``), or ``None``."""
+    ref = ref.split("/_history/", 1)[0]
+    found = index.get(ref)
+    if found is None and "://" in ref:
+        parts = ref.rstrip("/").split("/")
+        if len(parts) >= 2:
+            found = index.get(f"{parts[-2]}/{parts[-1]}")
+    return found
 
 
 def _issue(severity: Severity, code: IssueCode, mid: str, text: str, expression: str) -> Issue:

@@ -53,6 +53,7 @@ from typing import Callable, Iterator
 from ..terminology import systems
 from ..issues import Issue, IssueCode, Path, Severity, Source
 from ..messages import Msg
+from .bundle_rules import entry_index, find_entry
 from .fhirpath_functions import Unknown, has_value, html_checks, narrative_is_empty, narrative_problems
 
 __all__ = ["InvariantEngine", "Constraint", "UNSUPPORTED_BY_FHIRPATHPY", "NATIVE_KEYS", "IG_NATIVE"]
@@ -859,25 +860,21 @@ class InvariantEngine:
                     out.append(ResourceNode.create_node(target, target.get("resourceType")))
             return out
 
-        def member_of(items, valueset):
-            if not items:
-                return []
-            if len(items) > 1:
-                raise ValueError("memberOf() on more than one item")
-            answer = self.member_of(items[0], valueset) if self.member_of else None
-            if answer is None:
-                raise Unknown("memberOf", valueset)
-            return answer
+        def one_item(name: str, callback):
+            """memberOf(url) / conformsTo(url): the injected callback on the single input item."""
+            def fn(items, url):
+                if not items:
+                    return []
+                if len(items) > 1:
+                    raise ValueError(f"{name}() on more than one item")
+                answer = callback(items[0], url) if callback else None
+                if answer is None:
+                    raise Unknown(name, url)
+                return answer
+            return fn
 
-        def conforms_to(items, profile):
-            if not items:
-                return []
-            if len(items) > 1:
-                raise ValueError("conformsTo() on more than one item")
-            answer = self.conforms_to(items[0], profile) if self.conforms_to else None
-            if answer is None:
-                raise Unknown("conformsTo", profile)
-            return answer
+        member_of = one_item("memberOf", self.member_of)
+        conforms_to = one_item("conformsTo", self.conforms_to)
 
         table = {
             "hasValue": {"fn": lambda items: has_value(items)},
@@ -918,25 +915,8 @@ class InvariantEngine:
         if not bundle:
             return None
         if st.bundle_for_index is not bundle:
-            index: dict[str, dict] = {}
-            for e in _items(bundle.get("entry")):
-                r = e.get("resource")
-                if not isinstance(r, dict):
-                    continue
-                fu = e.get("fullUrl")
-                if isinstance(fu, str):
-                    index.setdefault(fu, r)
-                if r.get("resourceType") and r.get("id"):
-                    index.setdefault(f"{r['resourceType']}/{r['id']}", r)
-            st.bundle_index, st.bundle_for_index = index, bundle
-        index = st.bundle_index or {}
-        ref = ref.split("/_history/", 1)[0]
-        found = index.get(ref)
-        if found is None and "://" in ref:
-            parts = ref.rstrip("/").split("/")
-            if len(parts) >= 2:
-                found = index.get(f"{parts[-2]}/{parts[-1]}")
-        return found
+            st.bundle_index, st.bundle_for_index = entry_index(bundle), bundle
+        return find_entry(st.bundle_index or {}, ref)
 
     # ----- evaluation
 

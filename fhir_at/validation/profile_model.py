@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..terminology.systems import FHIR_SD_BASE, FHIRPATH_SYSTEM
+from ..terminology.systems import FHIRPATH_SYSTEM
 
 __all__ = ["Elem", "Slicing", "TypeRef", "Profile", "build_tree", "json_keys"]
 
@@ -218,6 +218,3 @@ def json_keys(elem: Elem) -> list[tuple[str, str]]:
     code = elem.types[0].code if len(elem.types) == 1 else ""
     return [(name, code)]
 
-
-def core_url(type_name: str) -> str:
-    return FHIR_SD_BASE + type_name

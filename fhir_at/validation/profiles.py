@@ -35,6 +35,7 @@ from typing import Callable
 from ..issues import Issue, Severity, Source
 from ..messages import Msg, issue
 from ..terminology.systems import FHIR_SD_BASE
+from .bundle_rules import entry_index, find_entry
 from .profile_model import Elem, Profile, TypeRef, build_tree
 
 __all__ = ["ProfileValidator"]
@@ -281,6 +282,7 @@ class ProfileValidator:
     def end(self) -> None:
         self._local.conforms = None
         self._local.issues = None
+        self._local.index = None
 
     # -- walking --------------------------------------------------------------------------------
     def _object(self, obj, node: Elem, loc: str, ctx: _Ctx) -> None:
@@ -495,28 +497,35 @@ class ProfileValidator:
         ref = item.value.get("reference")
         if not targets or not isinstance(ref, str) or ref.startswith("#"):
             return
-        allowed_types = set()
-        for p in targets:
-            known = self.profile(p)
-            allowed_types.add(known.type if known is not None else
-                              p[len(FHIR_SD_BASE):] if p.startswith(FHIR_SD_BASE) else "?")
+        known = {p: self.profile(p) for p in targets}
+        allowed_types = {prof.type if prof is not None else p[len(FHIR_SD_BASE):] if p.startswith(FHIR_SD_BASE)
+                         else "?" for p, prof in known.items()}
         if "Resource" in allowed_types or "?" in allowed_types:
             allowed_types = set()
-        resolved = _resolve(ref, ctx.bundle)
+        resolved = self._resolve(ref, ctx.bundle)
         rtype = resolved.get("resourceType") if resolved is not None else _type_of_reference(ref)
         if rtype and allowed_types and rtype not in allowed_types:
             _add(ctx, Msg.VAL_PROFILE_TARGET, f"{elem.label}: the reference points to a {rtype}, but only "
                  f"{', '.join(sorted(allowed_types))} may be referenced here", item.where + ".reference")
             return
-        profiled = [p for p in targets if self.profile(p) is not None and p != FHIR_SD_BASE + self.profile(p).type]
+        profiled = [p for p, prof in known.items() if prof is not None and p != FHIR_SD_BASE + prof.type]
         claimed = (resolved.get("meta") or {}).get("profile") if resolved is not None else None
         if isinstance(claimed, list) and any(p in claimed for p in profiled):
             return      # the target claims the profile: it is validated against it where it stands
         if resolved is not None and profiled:
-            fitting = [p for p in profiled if (self.profile(p) is not None and self.profile(p).type == rtype)]
+            fitting = [p for p in profiled if known[p].type == rtype]
             if fitting and not any(self.conforms(resolved, p, bundle=ctx.bundle) for p in fitting):
                 _add(ctx, Msg.VAL_PROFILE_TARGET, f"{elem.label}: the {rtype} referenced ({ref}) does not conform to "
                      f"{' or '.join(fitting)}", item.where + ".reference")
+
+    def _resolve(self, ref: str, bundle: dict | None) -> dict | None:
+        """The entry of ``bundle`` a reference points to (the Bundle's index made once per Bundle)."""
+        if not isinstance(bundle, dict):
+            return None
+        held = getattr(self._local, "index", None)
+        if held is None or held[0] is not bundle:
+            held = self._local.index = (bundle, entry_index(bundle))
+        return find_entry(held[1], ref)
 
     def _constraints(self, elem: Elem, item: _Item, ctx: _Ctx) -> None:
         data = item.value
@@ -663,7 +672,7 @@ class ProfileValidator:
             if seg == "resolve()":
                 for v in values:
                     ref = v.get("reference") if isinstance(v, dict) else None
-                    target = _resolve(ref, ctx.bundle) if isinstance(ref, str) else None
+                    target = self._resolve(ref, ctx.bundle) if isinstance(ref, str) else None
                     if target is not None:
                         nxt.append(target)
             elif seg.startswith("extension("):
@@ -793,19 +802,4 @@ def _type_of_reference(ref: str) -> str | None:
         return parts[-2]
     if len(parts) >= 4 and parts[-3] == "_history":
         return parts[-4]
-    return None
-
-
-def _resolve(ref: str, bundle: dict | None) -> dict | None:
-    if not isinstance(bundle, dict):
-        return None
-    for e in bundle.get("entry") or ():
-        if not isinstance(e, dict) or not isinstance(e.get("resource"), dict):
-            continue
-        r = e["resource"]
-        if e.get("fullUrl") == ref or (f"{r.get('resourceType')}/{r.get('id')}" == ref and r.get("id")):
-            return r
-        full = e.get("fullUrl")
-        if isinstance(full, str) and r.get("id") and full.endswith("/" + ref):
-            return r
     return None

@@ -9,23 +9,16 @@ import tarfile
 
 import pytest
 
-from fhir_at.cli.main import main
 from fhir_at.errors import ConfigError, InputError
 from fhir_at.ig.package import build, tgz_bytes
 from tests.ig.conftest import build_with_examples
 from fhir_at.terminology import systems
 from fhir_at.validation import packages
 from fhir_at.validation.packages import PackageSet
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, run_cli as run
 from tests.ig.conftest import PROFILES, example_assessments
 
 REF = f"{systems.IG_PACKAGE_ID}#0.1.0"
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_package_json(package_resources):

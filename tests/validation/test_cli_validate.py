@@ -7,9 +7,8 @@ import os
 
 import pytest
 
-from fhir_at.cli.main import main
 from fhir_at.validation.packages import R4_CORE
-from tests.conftest import require_package
+from tests.conftest import require_package, run_cli as run
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +18,6 @@ def _core():
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "text": {"status": "generated",
            "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Jane</div>"}, "gender": "female"}
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_valid_resource_exits_0(tmp_path, capsys):

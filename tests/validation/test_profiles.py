@@ -363,7 +363,7 @@ def test_us_core_profiles_catch_what_they_require(us_core_package):
 
 
 def test_cli_profile_options(folder, tmp_path, capsys):
-    from tests.validation.test_cli_validate import run
+    from tests.conftest import run_cli as run
 
     f = tmp_path / "p.json"
     f.write_text(json.dumps(PATIENT))

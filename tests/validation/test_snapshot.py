@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from fhir_at.cli.main import main
 from fhir_at.issues import Severity
 from fhir_at.terminology.systems import FHIR_SD_BASE, LOINC
 from fhir_at.validation.packages import R4_CORE, PackageSet
 from fhir_at.validation.snapshot import generate_snapshot
-from tests.conftest import require_package
+from tests.conftest import require_package, run_cli as run
 
 US_CORE = "hl7.fhir.us.core#6.1.0"
 EX = "http://example.org/fhir/StructureDefinition/"
@@ -215,12 +214,6 @@ def test_a_broken_differential_is_reported_element_by_element():
                                         "VAL_SNAP_ELEMENT_UNKNOWN"]
     assert "Observation.nonsense" in issues[0].message and PROFILE["url"] in issues[0].message
     assert {e["id"]: e for e in elements}["Observation.status"]["short"] == "kept"
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_prints_the_profile_with_its_snapshot(tmp_path, capsys):
